@@ -1,0 +1,81 @@
+"""Audio shaping at the seams between pieces: trim, fade, pause, and 16-bit PCM conversion.
+
+Each piece is synthesized on its own, and Kokoro pads its output with a little silence of its own at
+both ends. Joining pieces as they come would give doubled, uneven gaps; cutting them hard would click.
+So every piece is trimmed to its speech (keeping a short margin), given 4 ms fades, and followed by a
+pause whose length depends on how the piece ended: a sentence, a clause, or a cut between words.
+"""
+
+from __future__ import annotations
+
+import io
+import wave
+
+import numpy as np
+import numpy.typing as npt
+
+from .chunking import Boundary
+
+SAMPLE_RATE = 24_000
+SAMPLE_WIDTH = 2  # bytes, 16-bit signed little-endian
+CHANNELS = 1
+
+#: Silence after a piece, by how it ended. "end" is the end of the reply: nothing more to wait for.
+PAUSE_SECONDS: dict[Boundary, float] = {
+    "sentence": 0.30,
+    "clause": 0.12,
+    "word": 0.0,
+    "end": 0.0,
+}
+
+_FRAME = 240  # 10 ms analysis frames
+_MARGIN = {"head": 0.02, "tail": 0.06}  # seconds of context kept around speech
+_FADE = 96  # 4 ms
+_THRESHOLD_DB = -45.0  # relative to the piece's loudest frame
+
+
+def trim_silence(audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Cut leading and trailing near-silence, keeping a short margin so no onset or decay is lost."""
+    if audio.size < _FRAME * 2:
+        return audio
+    frames = audio[: audio.size - audio.size % _FRAME].reshape(-1, _FRAME)
+    rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
+    peak = float(rms.max())
+    if peak <= 1e-6:
+        return audio[:0]
+    loud = np.flatnonzero(rms >= peak * 10 ** (_THRESHOLD_DB / 20))
+    start = max(0, int(loud[0]) * _FRAME - int(_MARGIN["head"] * SAMPLE_RATE))
+    end = min(audio.size, (int(loud[-1]) + 1) * _FRAME + int(_MARGIN["tail"] * SAMPLE_RATE))
+    return audio[start:end]
+
+
+def shape_piece(audio: npt.NDArray[np.float32], boundary: Boundary) -> npt.NDArray[np.float32]:
+    """Trim, fade both ends, and append the pause that belongs after this piece."""
+    audio = trim_silence(np.asarray(audio, dtype=np.float32).ravel()).copy()
+    if audio.size >= 2 * _FADE:
+        ramp = np.linspace(0.0, 1.0, _FADE, dtype=np.float32)
+        audio[:_FADE] *= ramp
+        audio[-_FADE:] *= ramp[::-1]
+    pause = np.zeros(int(PAUSE_SECONDS[boundary] * SAMPLE_RATE), dtype=np.float32)
+    return np.concatenate([audio, pause])
+
+
+def to_pcm16(audio: npt.NDArray[np.float32]) -> bytes:
+    """Float samples in [-1, 1] → 16-bit little-endian PCM (clipped, never wrapped)."""
+    clipped = np.clip(audio, -1.0, 1.0)
+    return (clipped * 32767.0).round().astype("<i2").tobytes()
+
+
+def wav_bytes(pcm: bytes, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """A complete WAV file around 16-bit mono PCM."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(CHANNELS)
+        wav.setsampwidth(SAMPLE_WIDTH)
+        wav.setframerate(sample_rate)
+        wav.writeframes(pcm)
+    return buffer.getvalue()
+
+
+def pcm_seconds(pcm: bytes, sample_rate: int = SAMPLE_RATE) -> float:
+    return len(pcm) / (SAMPLE_WIDTH * CHANNELS * sample_rate)

@@ -1,0 +1,371 @@
+"""Where to cut text so audio starts early and still sounds natural.
+
+Two stages, both used alike for plain ``synthesize`` and for text streamed from an LLM:
+
+1. :class:`TextSegmenter` cuts incoming text into segments as soon as their end is known. The first
+   segment of a reply is short (it decides time to first audio): it ends at the first sentence or
+   clause boundary that has at least ``first_min_words`` words, or, when the text runs on without
+   punctuation, after a content word at about 6–8 words. Cuts at punctuation sound natural; a cut
+   mid-clause draws out the last word with a falling pitch, which is why a content word is chosen.
+   Later segments are whole sentences.
+2. :func:`take_piece` packs segment phonemes into inference pieces: several short sentences that are
+   ready together become one piece (fewer seams, better prosody), and a piece never exceeds the
+   budget the scheduler gives it (which grows as the reply's buffered audio grows) nor the model's
+   510-token window; an over-long sentence is split at its best boundary (sentence, clause, word).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
+
+Boundary = Literal["sentence", "clause", "word", "end"]
+
+#: Largest continuation piece: big enough for natural prosody, small enough to keep a stream agile.
+MAX_PIECE_TOKENS = 150
+
+#: Words after which a period does not end a sentence.
+_ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "prof",
+        "sr",
+        "jr",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "approx",
+        "no",
+        "nr",
+        "fig",
+        "ca",
+        "inc",
+        "ltd",
+        "co",
+        "mt",
+        "ave",
+        "rd",
+        "blvd",
+    ]
+)
+
+#: Function words: cutting right after one of these sounds broken ("turn on the | lights").
+_FUNCTION_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "so",
+        "yet",
+        "if",
+        "then",
+        "than",
+        "that",
+        "this",
+        "these",
+        "those",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "about",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "shall",
+        "should",
+        "may",
+        "might",
+        "must",
+        "not",
+        "no",
+        "it",
+        "its",
+        "it's",
+        "i",
+        "you",
+        "he",
+        "she",
+        "we",
+        "they",
+        "me",
+        "him",
+        "her",
+        "us",
+        "them",
+        "my",
+        "your",
+        "his",
+        "our",
+        "their",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "what",
+        "where",
+        "when",
+        "while",
+        "because",
+        "although",
+        "though",
+        "until",
+        "unless",
+        "since",
+        "after",
+        "before",
+        "also",
+        "just",
+        "very",
+        "too",
+        "there",
+        "here",
+    ]
+)
+
+#: Words that start a new phrase: the most natural place to cut a run-on first sentence.
+_CONJUNCTIONS = frozenset(
+    [
+        "and",
+        "but",
+        "or",
+        "so",
+        "because",
+        "which",
+        "while",
+        "then",
+        "when",
+        "where",
+        "with",
+        "after",
+        "before",
+        "until",
+        "although",
+        "though",
+    ]
+)
+
+_SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s)|\n""")
+_CLAUSE_END = re.compile(r"""(?:[,;:]["'”’)\]]*|\s[—–-])(?=\s)""")
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of text ready to be phonemized, and how it ended (decides the pause after it)."""
+
+    text: str
+    boundary: Boundary
+
+
+def _count_words(text: str) -> int:
+    return sum(1 for word in _WORD.findall(text) if any(ch.isalnum() for ch in word))
+
+
+def _is_abbreviation(text: str, dot_index: int) -> bool:
+    """True when the '.' at ``dot_index`` closes an abbreviation or an initial, not a sentence."""
+    start = dot_index
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    word = text[start:dot_index].lower().lstrip("(\"'“")
+    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+class TextSegmenter:
+    """Cuts a stream of text fragments into speakable segments, as early as the policy allows.
+
+    ``feed`` takes arbitrary fragments (mid-word, with or without spaces, as LLM deltas arrive) and
+    returns the segments whose end is now known; ``flush`` returns the rest at the end of the text.
+    A boundary is only trusted once the whitespace after it has arrived, so "21." followed later by
+    "5" is never cut.
+    """
+
+    def __init__(self, first_min_words: int = 3, first_max_words: int = 8) -> None:
+        self.first_min_words = first_min_words
+        self.first_max_words = first_max_words
+        self._buffer = ""
+        self._emitted = 0  # segments emitted so far
+
+    def feed(self, text: str) -> list[Segment]:
+        self._buffer += text
+        segments: list[Segment] = []
+        while (segment := self._next_segment()) is not None:
+            segments.append(segment)
+        return segments
+
+    def flush(self) -> list[Segment]:
+        """End of text: everything left is one last segment (if it has anything to say)."""
+        segments = self.feed("")
+        rest = self._buffer.strip()
+        self._buffer = ""
+        if rest:
+            segments.append(Segment(rest, "end"))
+            self._emitted += 1
+        return segments
+
+    def _next_segment(self) -> Segment | None:
+        cut = self._find_cut()
+        if cut is None:
+            return None
+        end, boundary = cut
+        text = self._buffer[:end].strip()
+        self._buffer = self._buffer[end:]
+        if not text:
+            return self._next_segment()
+        self._emitted += 1
+        return Segment(text, boundary)
+
+    def _find_cut(self) -> tuple[int, Boundary] | None:
+        buffer = self._buffer
+        first = self._emitted == 0
+        candidates: list[tuple[int, Boundary]] = []
+        for match in _SENTENCE_END.finditer(buffer):
+            if match.group().startswith(".") and _is_abbreviation(buffer, match.start()):
+                continue
+            if "\n" in match.group() and _count_words(buffer[: match.end()]) > 0:
+                # A line break (list item, heading) always ends a segment.
+                candidates.append((match.end(), "sentence"))
+                break
+            candidates.append((match.end(), "sentence"))
+        if first:
+            candidates += [(m.end(), "clause") for m in _CLAUSE_END.finditer(buffer)]
+            candidates.sort()
+        for end, boundary in candidates:
+            words = _count_words(buffer[:end])
+            line_break = buffer[:end].endswith("\n")
+            if words >= self.first_min_words or (line_break and words > 0):
+                if first and words > self.first_max_words + 2:
+                    # The first boundary comes late: cut the run-on text at a content word instead.
+                    return self._content_word_cut(buffer) or (end, boundary)
+                return end, boundary
+        if first:
+            return self._content_word_cut(buffer)
+        return None
+
+    def _content_word_cut(self, buffer: str) -> tuple[int, Boundary] | None:
+        """Cut run-on text after a content word, preferring a phrase boundary.
+
+        Waits until more than ``first_max_words + 1`` complete words are here, then scores each cut
+        after word ``first_min_words + 1`` .. ``first_max_words + 1``: best before a conjunction
+        ("closed | and the front door"), then before a preposition or article ("set | to 21.5"),
+        then anywhere after a content word; never right after a function word ("the | lights").
+        """
+        complete = [w for w in _WORD.finditer(buffer) if w.end() < len(buffer)]
+        last = self.first_max_words + 1
+        if len(complete) <= last:
+            return None
+        best: tuple[int, int] | None = None  # (score, index)
+        for index in range(self.first_min_words + 1, last + 1):
+            word = _bare(complete[index - 1].group())
+            if not word or word in _FUNCTION_WORDS:
+                continue
+            following = _bare(complete[index].group())
+            score = 3 if following in _CONJUNCTIONS else 2 if following in _FUNCTION_WORDS else 1
+            if best is None or score >= best[0]:
+                best = (score, index)
+        index = best[1] if best is not None else self.first_max_words
+        return complete[index - 1].end(), "word"
+
+
+def _bare(word: str) -> str:
+    return word.lower().strip(".,;:!?\"'“”()[]")
+
+
+_SPLITS = (
+    re.compile(r"[.!?…]+[\"'”’)]*\s+"),
+    re.compile(r"[,;:—–]+[\"'”’)]*\s+"),
+    re.compile(r"\s+"),
+)
+
+
+def split_phonemes(phonemes: str, max_tokens: int) -> tuple[str, str]:
+    """Split ``phonemes`` into a head of at most ``max_tokens`` symbols and the rest.
+
+    Cuts at the last sentence end that fits, else the last clause end, else the last space, and
+    only as a last resort (one "word" longer than the window) mid-word.
+    """
+    if len(phonemes) <= max_tokens:
+        return phonemes, ""
+    window = phonemes[: max_tokens + 1]
+    for pattern in _SPLITS:
+        cuts = [m.end() for m in pattern.finditer(window) if 0 < m.start() < max_tokens]
+        if cuts:
+            cut = cuts[-1]
+            return phonemes[:cut].rstrip(), phonemes[cut:].lstrip()
+    return phonemes[:max_tokens], phonemes[max_tokens:]
+
+
+@dataclass
+class PhonemeUnit:
+    """One segment's phonemes, waiting to be packed into a piece."""
+
+    phonemes: str
+    boundary: Boundary
+
+
+def take_piece(units: deque[PhonemeUnit], budget: int) -> PhonemeUnit | None:
+    """Pop the next inference piece from ``units``: whole units while they fit in ``budget``.
+
+    The first unit is always taken (split if it alone is over budget), so progress is guaranteed.
+    """
+    if not units:
+        return None
+    head = units.popleft()
+    if len(head.phonemes) > budget:
+        first, rest = split_phonemes(head.phonemes, budget)
+        units.appendleft(PhonemeUnit(rest, head.boundary))
+        return PhonemeUnit(first, boundary_of(first))
+    text, boundary = head.phonemes, head.boundary
+    while units and len(text) + 1 + len(units[0].phonemes) <= budget:
+        unit = units.popleft()
+        text = f"{text} {unit.phonemes}"
+        boundary = unit.boundary
+    return PhonemeUnit(text, boundary)
+
+
+def boundary_of(phonemes: str) -> Boundary:
+    """How a piece of phonemes ends, judged by its last punctuation."""
+    stripped = phonemes.rstrip(" \"'”’)")
+    if not stripped:
+        return "word"
+    if stripped[-1] in ".!?…":
+        return "sentence"
+    if stripped[-1] in ",;:—–":
+        return "clause"
+    return "word"

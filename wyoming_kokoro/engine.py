@@ -1,0 +1,552 @@
+"""The synthesis engine: one ONNX Runtime session shared by every request, scheduled piece by piece.
+
+Why it is built this way (numbers from the 2-core CPU this project targets):
+
+* Inference cost is linear in the audio produced (~95 % is the vocoder), and two inferences at once
+  give at most 25 % more throughput while doubling the wait for the first one. So there is exactly
+  one inference at a time, using all physical cores, run in a worker thread so the asyncio loop (and
+  with it ``describe`` and every other client) is never blocked.
+* Latency is decided by the first piece of each reply; later pieces have the playback time of the
+  audio already sent to spare. So pieces are scheduled earliest-deadline-first: a reply's first
+  piece is due on arrival, a continuation piece is due when its client's buffered audio runs out.
+  A short reply therefore overtakes a long announcement, and the announcement still never stalls.
+* Each reply has at most one piece in flight, which keeps its pieces in order and lets the next
+  piece be packed from whatever text has arrived by then (so its size can grow with the buffer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import assets
+from .audio import SAMPLE_RATE, pcm_seconds, shape_piece, to_pcm16
+from .chunking import MAX_PIECE_TOKENS, PhonemeUnit, Segment, TextSegmenter, take_piece
+from .config import Config
+from .frontend import MAX_TOKENS, TextFrontend
+from .providers import CPU, CUDA, ProviderChoice, ProviderError, choose_provider
+from .voices import ResolvedVoice, VoiceError, VoiceLibrary, describe_voice
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+import contextlib
+
+import onnxruntime as ort
+
+_LOGGER = logging.getLogger(__name__)
+
+#: How fast continuation pieces may grow: a piece may hold this many times the tokens already done.
+_GROWTH = 2.0
+_MIN_BUDGET = 40
+
+
+class EngineError(RuntimeError):
+    """Synthesis of a request failed; the request is over, the engine keeps serving."""
+
+
+class EngineBusy(EngineError):
+    """Too much work is queued; the caller should say "busy" and try later."""
+
+
+@dataclass(frozen=True)
+class AudioPiece:
+    """A run of 16-bit mono PCM at 24 kHz, ready to send."""
+
+    pcm: bytes
+    phonemes: str
+
+    @property
+    def seconds(self) -> float:
+        return pcm_seconds(self.pcm)
+
+
+@dataclass
+class _Stats:
+    pieces: int = 0
+    inference_seconds: float = 0.0
+    audio_seconds: float = 0.0
+    cache_hits: int = 0
+
+
+class PhraseCache:
+    """LRU of finished pieces keyed by phonemes, voice, speed and model, so repeated replies
+    ("Turned on the kitchen lights.") start without any inference."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str, float, str], bytes] = OrderedDict()
+
+    def get(self, key: tuple[str, str, float, str]) -> bytes | None:
+        pcm = self._items.get(key)
+        if pcm is not None:
+            self._items.move_to_end(key)
+        return pcm
+
+    def put(self, key: tuple[str, str, float, str], pcm: bytes) -> None:
+        if self.size <= 0:
+            return
+        self._items[key] = pcm
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+class SynthesisStream:
+    """One reply: text goes in (all at once or in fragments), audio pieces come out in order.
+
+    ``feed`` and ``close`` never block; iterate the stream (``async for piece in stream``) to get
+    audio. ``cancel`` drops whatever is still queued (a client went away).
+    """
+
+    def __init__(self, engine: KokoroEngine, voice: ResolvedVoice, speed: float, language: str) -> None:
+        self._engine = engine
+        self.voice = voice
+        self.speed = speed
+        self.language = language
+        self.created = time.monotonic()
+        self._segmenter = TextSegmenter()
+        self._segments: asyncio.Queue[Segment | None] = asyncio.Queue()
+        self.units: deque[PhonemeUnit] = deque()
+        self._output: asyncio.Queue[AudioPiece | BaseException | None] = asyncio.Queue()
+        self.in_flight = False
+        self.text_done = False  # all text phonemized
+        self.closed = False
+        self.cancelled = False
+        self.chars = 0
+        self.tokens_done = 0
+        self.audio_seconds = 0.0
+        self.first_audio_at: float | None = None
+        self._pump = asyncio.create_task(self._phonemize_segments())
+
+    # -- input -----------------------------------------------------------------------------
+    def feed(self, text: str) -> None:
+        if self.closed:
+            raise EngineError("text fed after the end of the stream")
+        self.chars += len(text)
+        if self.chars > self._engine.config.limits.max_text_chars:
+            raise EngineError(f"text is longer than {self._engine.config.limits.max_text_chars} characters")
+        for segment in self._segmenter.feed(text):
+            self._segments.put_nowait(segment)
+
+    def close(self) -> None:
+        """No more text: what is buffered is spoken, then the audio ends."""
+        if self.closed:
+            return
+        self.closed = True
+        for segment in self._segmenter.flush():
+            self._segments.put_nowait(segment)
+        self._segments.put_nowait(None)
+
+    def cancel(self) -> None:
+        """Drop queued work; the piece in flight (if any) finishes but is discarded."""
+        if self.cancelled:
+            return
+        self.cancelled = True
+        self.units.clear()
+        self._pump.cancel()
+        self._output.put_nowait(None)
+        self._engine._forget(self)
+
+    # -- output ----------------------------------------------------------------------------
+    async def __aiter__(self) -> AsyncIterator[AudioPiece]:
+        while True:
+            item = await self._output.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    # -- scheduling ------------------------------------------------------------------------
+    @property
+    def deadline(self) -> float:
+        """When this reply needs its next piece: now-ish for a first piece, else when the audio
+        already sent runs out."""
+        if self.first_audio_at is None:
+            return self.created
+        return self.first_audio_at + self.audio_seconds
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.units) and not self.in_flight and not self.cancelled
+
+    def next_budget(self) -> int:
+        if self.tokens_done == 0:
+            return min(len(self.units[0].phonemes), MAX_TOKENS)
+        return max(_MIN_BUDGET, min(MAX_PIECE_TOKENS, int(self.tokens_done * _GROWTH)))
+
+    def deliver(self, piece: AudioPiece) -> None:
+        if self.cancelled:
+            return
+        if self.first_audio_at is None:
+            self.first_audio_at = time.monotonic()
+        self.audio_seconds += piece.seconds
+        self._output.put_nowait(piece)
+        self._finish_if_done()
+
+    def fail(self, error: BaseException) -> None:
+        if not self.cancelled:
+            self._output.put_nowait(error)
+            self.cancelled = True
+            self._pump.cancel()
+            self._engine._forget(self)
+
+    def _finish_if_done(self) -> None:
+        if self.text_done and not self.units and not self.in_flight and not self.cancelled:
+            self._output.put_nowait(None)
+            self._engine._forget(self)
+
+    async def _phonemize_segments(self) -> None:
+        try:
+            while (segment := await self._segments.get()) is not None:
+                phonemes = await self._engine._phonemize(segment.text, self.language)
+                if phonemes:
+                    self.units.append(PhonemeUnit(phonemes, segment.boundary))
+                    self._engine._wake()
+            self.text_done = True
+            self._finish_if_done()
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            _LOGGER.exception("Text front end failed")
+            self.fail(EngineError(f"text front end failed: {err}"))
+
+
+def _session_options(threads: int) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Sequential execution: the parallel mode is ~1.8x slower on this graph.
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # No spinning: costs nothing when idle and is faster when another process competes for cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return options
+
+
+class KokoroEngine:
+    """Assets + text front end + one ONNX session + the piece scheduler."""
+
+    def __init__(
+        self,
+        config: Config,
+        session: ort.InferenceSession,
+        device: str,
+        model_path: Path,
+        frontend: TextFrontend,
+        voices: VoiceLibrary,
+    ) -> None:
+        self.config = config
+        self.session = session
+        self.device = device
+        self.model_path = model_path
+        self.model_id = f"{model_path.name}:{model_path.stat().st_size}"
+        self.frontend = frontend
+        self.voices = voices
+        self.cache = PhraseCache(config.phrase_cache_size)
+        self.stats = _Stats()
+        self._streams: list[SynthesisStream] = []
+        self._infer_pool = ThreadPoolExecutor(1, thread_name_prefix="kokoro-infer")
+        self._g2p_pool = ThreadPoolExecutor(1, thread_name_prefix="kokoro-g2p")
+        self._wakeup: asyncio.Event | None = None
+        self._scheduler: asyncio.Task[None] | None = None
+        self._input_names = {i.name for i in session.get_inputs()}
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def load(cls, config: Config) -> KokoroEngine:
+        """Fetch/verify assets, start the text front end, choose the provider with a real inference,
+        and warm everything up. Blocking (seconds): call before serving, or in a thread."""
+        cache_dir = config.resolved_cache_dir()
+        started = time.monotonic()
+        voices_path = assets.ensure_voices(config.voices, cache_dir)
+        tables = assets.load_voices(voices_path)
+        frontend = TextFrontend()
+        library = VoiceLibrary(tables, config.blends, frontend.languages)
+        if not library.names:
+            raise assets.AssetError(f"No usable voices in {voices_path}")
+        for spec in {config.voice, *config.language_voices.values()}:
+            language = describe_voice(parse_first(spec)).language
+            if language in frontend.languages:
+                try:
+                    library.resolve(spec)
+                except VoiceError as err:
+                    raise VoiceError(f"Configured voice {spec!r} cannot be used: {err}") from None
+        check_voice = library.resolve(config.voice if config.voice else library.names[0])
+        threads = config.resolved_threads()
+        int8_model = assets.ensure_model(config.model, cache_dir)
+
+        def model_for(chain: list[tuple[str, Any]]) -> Path:
+            if chain[0][0] == CUDA and config.model == "auto":
+                return _float_model_for_cuda(int8_model, cache_dir)
+            return int8_model
+
+        def make_session(chain: list[tuple[str, Any]]) -> ort.InferenceSession:
+            path = model_for(chain)
+            try:
+                session = ort.InferenceSession(
+                    str(path), sess_options=_session_options(threads), providers=chain
+                )
+            except Exception as err:
+                if chain[0][0] != CPU:
+                    raise
+                raise assets.AssetError(
+                    f"{path} is not a usable ONNX model ({type(err).__name__}: {err}). "
+                    "Point `model:` at a Kokoro v1.0 .onnx file, or use `model: auto`."
+                ) from None
+            names = {i.name for i in session.get_inputs()}
+            if not {"style", "speed"} <= names or not names & {"tokens", "input_ids"}:
+                raise assets.AssetError(f"{path} is not a Kokoro v1.0 model (its inputs are {sorted(names)})")
+            return session
+
+        def check(session: ort.InferenceSession) -> None:
+            audio = _run_session(session, [50, 156, 86, 54, 57, 4], check_voice.table, 1.0)
+            if audio.size < SAMPLE_RATE // 10 or not np.isfinite(audio).all():
+                raise ProviderError("test inference produced no usable audio")
+
+        choice: ProviderChoice[ort.InferenceSession] = choose_provider(
+            config.device, ort.get_available_providers(), make_session, check
+        )
+        providers = choice.session.get_providers()
+        model_path = Path(choice.session._model_path)
+        _LOGGER.info(
+            "Using %s (%s); providers %s; model %s; %d threads",
+            choice.device.upper(),
+            choice.reason,
+            providers,
+            model_path,
+            threads,
+        )
+        if choice.device == "cuda":
+            _warn_if_quantized(model_path)
+        engine = cls(config, choice.session, choice.device, model_path, frontend, library)
+        engine.warm_up()
+        _LOGGER.info("Engine ready in %.1f s", time.monotonic() - started)
+        return engine
+
+    def warm_up(self) -> None:
+        """First calls are slow (spaCy, ONNX Runtime's kernel selection): pay that at start."""
+        for language in sorted(self.frontend.languages):
+            self.frontend.phonemize("Hello, this is a test.", language)
+        voice = self.voices.resolve(self.config.voice)
+        for length in (12, 60):
+            _run_session(self.session, [50] * length, voice.table, 1.0)
+
+    # -- requests ----------------------------------------------------------------------------
+    def resolve_voice(self, voice: str | None = None, language: str | None = None) -> ResolvedVoice:
+        """A voice name / blend / named blend; or only a language (its configured voice); or the
+        default. Raises VoiceError."""
+        if voice:
+            return self.voices.resolve(voice)
+        if language:
+            code = language_code(language)
+            if code not in self.voices.languages:
+                raise VoiceError(f"No voice for language {language!r}")
+            return self.voices.resolve(self.config.language_voices[code])
+        return self.voices.resolve(self.config.voice)
+
+    def open_stream(
+        self, voice: str | None = None, speed: float | None = None, language: str | None = None
+    ) -> SynthesisStream:
+        """Start a reply. Raises VoiceError (unknown voice), ValueError (bad speed), EngineBusy."""
+        resolved = self.resolve_voice(voice, language)
+        speed = self.config.speed if speed is None else float(speed)
+        if not 0.5 <= speed <= 2.0 or not np.isfinite(speed):
+            raise ValueError(f"speed must be between 0.5 and 2.0, got {speed}")
+        queued = sum(len(s.units) for s in self._streams)
+        if queued >= self.config.limits.max_queued_pieces:
+            raise EngineBusy("too much speech is queued; try again shortly")
+        self._ensure_scheduler()
+        stream = SynthesisStream(self, resolved, speed, resolved.language)
+        self._streams.append(stream)
+        return stream
+
+    async def synthesize(
+        self, text: str, voice: str | None = None, speed: float | None = None
+    ) -> AsyncIterator[AudioPiece]:
+        """Plain synthesis: all the text at once, audio pieces as they are ready."""
+        stream = self.open_stream(voice, speed)
+        try:
+            stream.feed(text)
+            stream.close()
+            async for piece in stream:
+                yield piece
+        finally:
+            stream.cancel()
+
+    def synthesize_to_pcm(self, text: str, voice: str | None = None, speed: float | None = None) -> bytes:
+        """Blocking convenience for the CLI: the whole reply as one PCM buffer."""
+
+        async def collect() -> bytes:
+            pieces = [piece.pcm async for piece in self.synthesize(text, voice, speed)]
+            await self.aclose()
+            return b"".join(pieces)
+
+        return asyncio.run(collect())
+
+    async def aclose(self) -> None:
+        """Stop the scheduler (pending streams are cancelled)."""
+        for stream in list(self._streams):
+            stream.cancel()
+        if self._scheduler is not None:
+            self._scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scheduler
+            self._scheduler = None
+            self._wakeup = None
+
+    def shutdown(self) -> None:
+        self._infer_pool.shutdown(wait=True, cancel_futures=True)
+        self._g2p_pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- internals ---------------------------------------------------------------------------
+    async def _phonemize(self, text: str, language: str) -> str:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._g2p_pool, self.frontend.phonemize, text, language)
+
+    def _ensure_scheduler(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._scheduler is not None and self._scheduler.get_loop() is not loop:
+            self._scheduler = None  # a previous event loop (e.g. asyncio.run in the CLI) ended
+        if self._scheduler is None or self._scheduler.done():
+            self._wakeup = asyncio.Event()
+            self._scheduler = loop.create_task(self._schedule(), name="kokoro-scheduler")
+
+    def _wake(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def _forget(self, stream: SynthesisStream) -> None:
+        if stream in self._streams:
+            self._streams.remove(stream)
+
+    async def _schedule(self) -> None:
+        assert self._wakeup is not None
+        wakeup = self._wakeup
+        while True:
+            ready = [s for s in self._streams if s.ready]
+            if not ready:
+                wakeup.clear()
+                await wakeup.wait()
+                continue
+            stream = min(ready, key=lambda s: s.deadline)
+            piece = take_piece(stream.units, stream.next_budget())
+            if piece is None:
+                continue
+            stream.in_flight = True
+            try:
+                pcm = await self._render(piece, stream)
+            except asyncio.CancelledError:
+                stream.fail(EngineError("the engine is shutting down"))
+                raise
+            except Exception as err:
+                _LOGGER.exception("Synthesis failed for %r", piece.phonemes)
+                stream.in_flight = False
+                stream.fail(EngineError(f"synthesis failed: {err}"))
+                continue
+            stream.in_flight = False
+            stream.tokens_done += len(piece.phonemes)
+            stream.deliver(AudioPiece(pcm, piece.phonemes))
+
+    async def _render(self, piece: PhonemeUnit, stream: SynthesisStream) -> bytes:
+        key = (piece.phonemes, stream.voice.key, stream.speed, self.model_id)
+        cached = self.cache.get(key)
+        if cached is not None:
+            self.stats.cache_hits += 1
+            return cached
+        ids = self.frontend.tokenize(piece.phonemes)[:MAX_TOKENS]
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        audio = await loop.run_in_executor(
+            self._infer_pool, _run_session, self.session, ids, stream.voice.table, stream.speed
+        )
+        elapsed = time.perf_counter() - started
+        pcm = to_pcm16(shape_piece(audio, piece.boundary))
+        self.stats.pieces += 1
+        self.stats.inference_seconds += elapsed
+        self.stats.audio_seconds += pcm_seconds(pcm)
+        _LOGGER.debug("Piece of %d tokens: %.2f s audio in %.3f s", len(ids), pcm_seconds(pcm), elapsed)
+        self.cache.put(key, pcm)
+        return pcm
+
+
+def _run_session(
+    session: ort.InferenceSession, ids: list[int], table: npt.NDArray[np.float32], speed: float
+) -> npt.NDArray[np.float32]:
+    """One inference: token ids (without pads) → float audio. The style row is chosen by length."""
+    if not ids:
+        return np.zeros(0, dtype=np.float32)
+    ids = ids[:MAX_TOKENS]
+    style = table[len(ids) - 1].reshape(1, -1).astype(np.float32)
+    names = {i.name for i in session.get_inputs()}
+    token_name = "tokens" if "tokens" in names else "input_ids"
+    feeds = {
+        token_name: np.array([[0, *ids, 0]], dtype=np.int64),
+        "style": style,
+        "speed": np.array([speed], dtype=np.float32),
+    }
+    audio = session.run(None, feeds)[0]
+    return np.asarray(audio, dtype=np.float32).ravel()
+
+
+def parse_first(spec: str) -> str:
+    """The first voice named in a voice spec (for its language)."""
+    return spec.split("+")[0].split(":")[0].strip()
+
+
+def language_code(language: str) -> str:
+    """A BCP-47 tag or Kokoro code ("en-US", "en_us", "pt-BR", "ja") → Kokoro code ("en-us")."""
+    code = language.strip().lower().replace("_", "-")
+    aliases = {"en": "en-us", "pt": "pt-br", "jp": "ja", "cn": "zh", "zh-cn": "zh", "fr-fr": "fr"}
+    return aliases.get(code, code)
+
+
+def _float_model_for_cuda(int8_model: Path, cache_dir: Path) -> Path:
+    """CUDA has no kernels for the int8 graph's quantized ops: use a float model built from it."""
+    try:
+        from .float_model import ensure_float_model
+    except ImportError as err:
+        _LOGGER.warning("Cannot build a float model for CUDA (%s); trying the int8 model", err)
+        return int8_model
+    try:
+        return ensure_float_model(int8_model, cache_dir, "fp32")
+    except Exception as err:  # the onnx package is an optional extra
+        _LOGGER.warning("Cannot build a float model for CUDA (%s); trying the int8 model", err)
+        return int8_model
+
+
+def _warn_if_quantized(model_path: Path) -> None:
+    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    if digest == assets.MODEL_SHA256:
+        _LOGGER.warning(
+            "The int8 model runs its quantized ops on the CPU even with CUDA. For GPU speed use a "
+            "float model: `model: auto` builds one, or run `wyoming-kokoro build-float-model`, or "
+            "point `model:` at kokoro-v1.0.onnx (fp32) or kokoro-v1.0.fp16.onnx"
+        )
+
+
+__all__ = [
+    "AudioPiece",
+    "EngineBusy",
+    "EngineError",
+    "KokoroEngine",
+    "PhraseCache",
+    "SynthesisStream",
+]

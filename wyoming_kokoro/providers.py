@@ -1,0 +1,96 @@
+"""Choosing the ONNX Runtime execution provider (CUDA or CPU), and proving the choice works.
+
+A provider that is merely *listed* is not trusted: onnxruntime-gpu lists CUDAExecutionProvider even
+when the CUDA or cuDNN libraries are missing or the GPU is busy, and then fails (or silently falls back
+to CPU) at the first inference. So every candidate must build a session and run a real inference
+before it is chosen. The logic takes the list of available providers and a session factory as
+arguments, which keeps it testable without a GPU.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+_LOGGER = logging.getLogger(__name__)
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+SessionT = TypeVar("SessionT")
+
+#: CUDA options for Kokoro's variable-length input: HEURISTIC picks a cuDNN algorithm without timing
+#: every candidate on each new input shape (EXHAUSTIVE re-tunes for every new length, which costs
+#: seconds on the first requests of each length); copies use the default stream.
+CUDA_PROVIDER_OPTIONS: dict[str, Any] = {
+    "cudnn_conv_algo_search": "HEURISTIC",
+    "do_copy_in_default_stream": True,
+    "arena_extend_strategy": "kSameAsRequested",
+}
+
+
+class ProviderError(RuntimeError):
+    """The configured device cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ProviderChoice(Generic[SessionT]):
+    """The session that passed its test inference, which device it runs on, and why."""
+
+    session: SessionT
+    device: str  # "cuda" or "cpu"
+    reason: str
+
+
+def provider_chain(device: str) -> list[tuple[str, Any]]:
+    """The ``providers`` argument of an InferenceSession for a device ("cuda" keeps CPU as the
+    fallback for the few nodes CUDA has no kernel for)."""
+    if device == "cuda":
+        return [(CUDA, dict(CUDA_PROVIDER_OPTIONS)), (CPU, {})]
+    return [(CPU, {})]
+
+
+def choose_provider(
+    device: str,
+    available: Sequence[str],
+    make_session: Callable[[list[tuple[str, Any]]], SessionT],
+    check: Callable[[SessionT], None],
+) -> ProviderChoice[SessionT]:
+    """Pick the execution provider for ``device`` ("auto", "cuda" or "cpu").
+
+    ``available`` is ``onnxruntime.get_available_providers()``; ``make_session`` builds a session for a
+    provider chain; ``check`` runs a real inference on it and raises if the result is unusable.
+    ``auto`` uses CUDA only when it is available *and* its test inference succeeds, otherwise CPU
+    with a log line saying why; ``cuda`` with no working CUDA raises :class:`ProviderError`.
+    """
+    if device not in ("auto", "cuda", "cpu"):
+        raise ProviderError(f"device must be auto, cuda or cpu, not {device!r}")
+
+    cuda_problem: str | None = None
+    if device in ("auto", "cuda"):
+        if CUDA not in available:
+            cuda_problem = (
+                "CUDAExecutionProvider is not available in this onnxruntime "
+                f"(available: {', '.join(available) or 'none'}); "
+                'install the GPU build with: pip install "wyoming-kokoro[gpu]"'
+            )
+        else:
+            try:
+                session = make_session(provider_chain("cuda"))
+                check(session)
+            except Exception as err:  # any failure means CUDA is not usable here
+                cuda_problem = f"CUDA test inference failed: {type(err).__name__}: {err}"
+            else:
+                return ProviderChoice(session, "cuda", "CUDA test inference succeeded")
+        if device == "cuda":
+            raise ProviderError(f"device: cuda was requested, but {cuda_problem}")
+        _LOGGER.info("Using CPU: %s", cuda_problem)
+
+    if CPU not in available:
+        raise ProviderError(f"CPUExecutionProvider is not available (available: {available})")
+    session = make_session(provider_chain("cpu"))
+    check(session)
+    reason = "device: cpu in config" if device == "cpu" else (cuda_problem or "CPU")
+    return ProviderChoice(session, "cpu", reason)
