@@ -199,12 +199,25 @@ def _count_words(text: str) -> int:
 
 
 def _is_abbreviation(text: str, dot_index: int) -> bool:
-    """True when the '.' at ``dot_index`` closes an abbreviation or an initial, not a sentence."""
+    """True when the '.' at ``dot_index`` closes an abbreviation or an initial, not a sentence.
+
+    Titles ("Dr.", "Mr.") and initials never end a sentence. Dotted abbreviations ("p.m.", "e.g.")
+    may: they do when the next word starts with a capital, and do not when it starts in lower case;
+    until the next word has arrived the cut waits.
+    """
     start = dot_index
     while start > 0 and not text[start - 1].isspace():
         start -= 1
     word = text[start:dot_index].lower().lstrip("(\"'“")
-    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+    if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+        return True
+    if _DOTTED.match(word):
+        following = text[dot_index + 1 :].lstrip()
+        return not following or not following[0].isupper()
+    return False
+
+
+_DOTTED = re.compile(r"^(?:[a-z]\.)+[a-z]$")
 
 
 class TextSegmenter:
@@ -293,9 +306,11 @@ class TextSegmenter:
         best: tuple[int, int] | None = None  # (score, index)
         for index in range(self.first_min_words + 1, last + 1):
             word = _bare(complete[index - 1].group())
-            if not word or word in _FUNCTION_WORDS:
-                continue
+            if not word or word in _FUNCTION_WORDS or any(ch.isdigit() for ch in word):
+                continue  # after a number may come its unit or AM/PM: "21.5 | °C" would orphan it
             following = _bare(complete[index].group())
+            if not following[:1].isalpha():
+                continue
             score = 3 if following in _CONJUNCTIONS else 2 if following in _FUNCTION_WORDS else 1
             if best is None or score >= best[0]:
                 best = (score, index)

@@ -278,18 +278,9 @@ class KokoroEngine:
         started = time.monotonic()
         voices_path = assets.ensure_voices(config.voices, cache_dir)
         tables = assets.load_voices(voices_path)
-        frontend = TextFrontend()
-        library = VoiceLibrary(tables, config.blends, frontend.languages)
-        if not library.names:
-            raise assets.AssetError(f"No usable voices in {voices_path}")
-        for spec in {config.voice, *config.language_voices.values()}:
-            language = describe_voice(parse_first(spec)).language
-            if language in frontend.languages:
-                try:
-                    library.resolve(spec)
-                except VoiceError as err:
-                    raise VoiceError(f"Configured voice {spec!r} cannot be used: {err}") from None
-        check_voice = library.resolve(config.voice if config.voice else library.names[0])
+        check_table = tables.get(parse_first(config.voice))
+        if check_table is None:
+            check_table = next(iter(tables.values()))
         threads = config.resolved_threads()
         int8_model = assets.ensure_model(config.model, cache_dir)
 
@@ -317,7 +308,7 @@ class KokoroEngine:
             return session
 
         def check(session: ort.InferenceSession) -> None:
-            audio = _run_session(session, [50, 156, 86, 54, 57, 4], check_voice.table, 1.0)
+            audio = _run_session(session, [50, 156, 86, 54, 57, 4], check_table, 1.0)
             if audio.size < SAMPLE_RATE // 10 or not np.isfinite(audio).all():
                 raise ProviderError("test inference produced no usable audio")
 
@@ -336,6 +327,22 @@ class KokoroEngine:
         )
         if choice.device == "cuda":
             _warn_if_quantized(model_path)
+        # The text front end last: spaCy takes seconds to load, so asset and model errors come first.
+        frontend = TextFrontend()
+        library = VoiceLibrary(tables, config.blends, frontend.languages)
+        if not library.names:
+            raise assets.AssetError(f"No usable voices in {voices_path}")
+        for spec in {config.voice, *config.language_voices.values()}:
+            language = describe_voice(parse_first(spec)).language
+            if language in frontend.languages:
+                try:
+                    library.resolve(spec)
+                except VoiceError as err:
+                    raise VoiceError(f"Configured voice {spec!r} cannot be used: {err}") from None
+        default_language = describe_voice(parse_first(config.voice)).language
+        if default_language not in frontend.languages:
+            reason = frontend.unavailable.get(default_language, "no text front end")
+            raise VoiceError(f"Default voice {config.voice!r} needs {default_language} G2P: {reason}")
         engine = cls(config, choice.session, choice.device, model_path, frontend, library)
         engine.warm_up()
         _LOGGER.info("Engine ready in %.1f s", time.monotonic() - started)

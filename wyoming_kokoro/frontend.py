@@ -87,15 +87,14 @@ def _english_g2p(nlp: Any, british: bool) -> Callable[[str], tuple[str, Any]]:
 
 
 def _optional_g2p(language: str) -> Callable[[str], tuple[str, Any]]:
-    """Japanese and Mandarin G2P; raises ImportError (with the reason) when not installable here."""
+    """Japanese and Mandarin G2P; raises (with the reason and the packages to install) when they
+    cannot be loaded offline."""
+    from .cjk import load_japanese_g2p, load_mandarin_g2p
+
     if language == "ja":
-        from misaki import ja
-
-        return ja.JAG2P()
+        return load_japanese_g2p()
     if language == "zh":
-        from misaki import zh
-
-        return zh.ZHG2P()
+        return load_mandarin_g2p()
     raise ImportError(f"no G2P for {language}")
 
 

@@ -1,0 +1,131 @@
+"""Where text is cut: the first segment short and natural, later ones whole sentences; phoneme
+pieces within budget and the 510-token window."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pytest
+
+from wyoming_kokoro.chunking import PhonemeUnit, TextSegmenter, boundary_of, split_phonemes, take_piece
+
+
+def segments(text: str) -> list[tuple[str, str]]:
+    segmenter = TextSegmenter()
+    return [(s.text, s.boundary) for s in [*segmenter.feed(text), *segmenter.flush()]]
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("Turned on the kitchen lights.", ("Turned on the kitchen lights.", "end")),
+        (
+            "The washing machine finished at 2:15 PM, and the dryer still needs about 35 minutes.",
+            ("The washing machine finished at 2:15 PM,", "clause"),
+        ),
+        (
+            "The garage door is closed and the front door is locked.",
+            ("The garage door is closed", "word"),
+        ),
+        (
+            "Okay, the living room thermostat is now set to 21.5 degrees.",
+            ("Okay, the living room thermostat is now set", "word"),
+        ),
+        ("Good morning! It's Tuesday, March 4th.", ("Good morning! It's Tuesday,", "clause")),
+        (
+            "Dr. Smith will see you at 3 p.m. today. Bring the forms.",
+            ("Dr. Smith will see you at 3 p.m. today.", "sentence"),
+        ),
+    ],
+)
+def test_first_segment(text: str, first: tuple[str, str]) -> None:
+    assert segments(text)[0] == first
+
+
+def test_first_cut_never_follows_a_function_word() -> None:
+    text = "Please remember to take the blue umbrella with you to the office in the morning"
+    first = segments(text)[0][0]
+    assert first.split()[-1].lower() not in {"the", "to", "with", "in", "a"}
+    assert 4 <= len(first.split()) <= 9
+
+
+def test_nothing_is_lost_or_reordered() -> None:
+    text = (
+        "Sure! I've dimmed the bedroom lights to 30% and switched them to a warm white. "
+        "Ok. I also noticed that the hallway light is still on, so you might want me to turn it off. Done"
+    )
+    joined = " ".join(t for t, _ in segments(text))
+    assert joined.split() == text.split()
+
+
+def test_short_later_sentences_wait_for_company() -> None:
+    result = segments("The first sentence is here. Ok. And then another one follows.")
+    assert result[1][0] == "Ok. And then another one follows."
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 7])
+def test_streaming_fragments_give_the_same_segments(step: int) -> None:
+    text = "Currently it's 18°C in Berlin, with winds of 12 km/h. Expect a high of 23.5°C later today."
+    segmenter = TextSegmenter()
+    streamed = []
+    for index in range(0, len(text), step):
+        streamed += segmenter.feed(text[index : index + step])
+    streamed += segmenter.flush()
+    assert [(s.text, s.boundary) for s in streamed] == segments(text)
+
+
+def test_streaming_waits_for_whitespace_after_a_period() -> None:
+    segmenter = TextSegmenter()
+    assert segmenter.feed("It is now 21.") == []  # could be "21.5"
+    assert segmenter.feed("5 degrees inside. ")[0].text == "It is now 21.5 degrees inside."
+
+
+def test_sentence_is_released_as_soon_as_its_end_is_known() -> None:
+    segmenter = TextSegmenter()
+    segmenter.feed("Turned on the kitchen lights.")
+    out = segmenter.feed(" ")
+    assert [s.text for s in out] == ["Turned on the kitchen lights."]
+
+
+def test_line_breaks_end_segments() -> None:
+    result = segments("Shopping list:\n- milk\n- eggs and bread\n")
+    assert [t for t, _ in result] == ["Shopping list:", "- milk", "- eggs and bread"]
+
+
+def test_split_phonemes_prefers_sentence_then_clause_then_space() -> None:
+    assert split_phonemes("abc def. ghi jkl", 12) == ("abc def.", "ghi jkl")
+    assert split_phonemes("abc, def ghi jkl", 12) == ("abc,", "def ghi jkl")
+    assert split_phonemes("abc def ghi jkl", 12) == ("abc def ghi", "jkl")
+    assert split_phonemes("abcdefghijkl", 5) == ("abcde", "fghijkl")
+    assert split_phonemes("short", 510) == ("short", "")
+
+
+def test_long_text_is_split_within_the_window_and_nothing_is_lost() -> None:
+    words = [f"wɜɹd{i}" + ("," if i % 7 == 0 else "") for i in range(400)]
+    units = deque([PhonemeUnit(" ".join(words), "end")])
+    pieces = []
+    while (piece := take_piece(units, 150)) is not None:
+        assert len(piece.phonemes) <= 150
+        pieces.append(piece.phonemes)
+    assert " ".join(pieces).split() == words
+
+
+def test_take_piece_merges_ready_units_within_budget() -> None:
+    units = deque(
+        [
+            PhonemeUnit("ə" * 20 + ".", "sentence"),
+            PhonemeUnit("b" * 30 + ".", "sentence"),
+            PhonemeUnit("c" * 200, "end"),
+        ]
+    )
+    piece = take_piece(units, 100)
+    assert piece is not None and piece.phonemes.count(".") == 2 and piece.boundary == "sentence"
+    assert len(units) == 1
+
+
+@pytest.mark.parametrize(
+    ("phonemes", "boundary"),
+    [("ab.", "sentence"), ("ab?”", "sentence"), ("ab,", "clause"), ("ab", "word"), ("", "word")],
+)
+def test_boundary_of(phonemes: str, boundary: str) -> None:
+    assert boundary_of(phonemes) == boundary

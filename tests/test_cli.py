@@ -1,0 +1,127 @@
+"""The command line as a user runs it: real subprocesses, real assets, clear errors and exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+
+from wyoming_kokoro.config import Config
+
+
+def run_cli(*args: str, cache_dir: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "WYOMING_KOKORO_CACHE": str(cache_dir), "ORT_DISABLE_TELEMETRY": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "wyoming_kokoro", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_synth_writes_a_wav_from_text_and_stdin(tmp_path: Path, config: Config) -> None:
+    out = tmp_path / "x.wav"
+    result = run_cli(
+        "synth",
+        "Turned on the kitchen lights.",
+        "-o",
+        str(out),
+        "--voice",
+        "af_heart",
+        "--speed",
+        "1.0",
+        cache_dir=config.resolved_cache_dir(),
+    )
+    assert result.returncode == 0, result.stderr
+    with wave.open(str(out)) as wav:
+        assert (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) == (24000, 2, 1)
+        assert 0.8 < wav.getnframes() / 24000 < 4.0
+    assert "Wrote" in result.stdout
+
+    piped = tmp_path / "stdin.wav"
+    result = run_cli("synth", "-o", str(piped), cache_dir=config.resolved_cache_dir(), stdin="Good night.")
+    assert result.returncode == 0, result.stderr
+    assert piped.stat().st_size > 10_000
+
+
+def test_voices_lists_language_and_gender(config: Config) -> None:
+    result = run_cli("voices", cache_dir=config.resolved_cache_dir())
+    assert result.returncode == 0, result.stderr
+    assert "af_heart         en-US     female  Heart — American English, female" in result.stdout
+    assert "bm_george        en-GB     male" in result.stdout
+
+
+def test_assets_reports_verified_files(config: Config) -> None:
+    result = run_cli("assets", cache_dir=config.resolved_cache_dir())
+    assert result.returncode == 0, result.stderr
+    assert "model    ok" in result.stdout and "voices   ok" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("--device", "gpu"), 2, "device: 'gpu' is not allowed"),
+        (
+            ("synth", "hi", "-o", "/tmp/never.wav", "--speed", "9"),
+            2,
+            "speed: Input should be less than or equal to 2",
+        ),
+        (("synth", "   ", "-o", "/tmp/never.wav"), 1, "Nothing to say"),
+        (
+            ("synth", "-f", "/nonexistent/text.txt", "-o", "/tmp/never.wav"),
+            1,
+            "Cannot read /nonexistent/text.txt",
+        ),
+        (("--config", "/nonexistent/config.yaml"), 2, "Config file not found: /nonexistent/config.yaml"),
+    ],
+)
+def test_user_errors_are_one_line_not_tracebacks(
+    args: tuple[str, ...], code: int, message: str, config: Config
+) -> None:
+    result = run_cli(*args, cache_dir=config.resolved_cache_dir())
+    assert result.returncode == code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_corrupt_model_names_the_file(tmp_path: Path, config: Config) -> None:
+    bad = tmp_path / "kokoro-v1.0.onnx"
+    bad.write_bytes(b"\x08\x07" + os.urandom(2_000_000))
+    result = run_cli(
+        "synth",
+        "hi",
+        "-o",
+        str(tmp_path / "o.wav"),
+        "--model",
+        str(bad),
+        cache_dir=config.resolved_cache_dir(),
+    )
+    assert result.returncode == 1
+    assert str(bad) in result.stderr and "not a usable ONNX model" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_truncated_model_and_missing_voices(tmp_path: Path, config: Config) -> None:
+    small = tmp_path / "tiny.onnx"
+    small.write_bytes(b"\x08\x07abc")
+    result = run_cli(
+        "synth",
+        "hi",
+        "-o",
+        str(tmp_path / "o.wav"),
+        "--model",
+        str(small),
+        cache_dir=config.resolved_cache_dir(),
+    )
+    assert result.returncode == 1 and str(small) in result.stderr
+    missing = tmp_path / "voices-v1.0.bin"
+    result = run_cli("voices", "--voices", str(missing), cache_dir=config.resolved_cache_dir())
+    assert result.returncode == 1 and str(missing) in result.stderr
+    assert "Traceback" not in result.stderr

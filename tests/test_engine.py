@@ -1,0 +1,193 @@
+"""The engine with the real model, voices and G2P: format, voices, blends, speed, long text, streaming,
+scheduling, cancellation and the phrase cache."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import numpy as np
+import pytest
+
+from wyoming_kokoro.audio import SAMPLE_RATE
+from wyoming_kokoro.chunking import TextSegmenter
+from wyoming_kokoro.engine import AudioPiece, KokoroEngine, PhraseCache, _run_session
+from wyoming_kokoro.voices import VoiceError
+
+
+async def collect(engine: KokoroEngine, text: str, **kwargs: object) -> list[AudioPiece]:
+    return [piece async for piece in engine.synthesize(text, **kwargs)]  # type: ignore[arg-type]
+
+
+def samples(pieces: list[AudioPiece]) -> np.ndarray:
+    return np.frombuffer(b"".join(p.pcm for p in pieces), dtype="<i2")
+
+
+async def test_short_reply_is_plausible_16bit_audio(engine: KokoroEngine) -> None:
+    pieces = await collect(engine, "Turned on the kitchen lights.")
+    audio = samples(pieces)
+    seconds = audio.size / SAMPLE_RATE
+    assert 0.8 < seconds < 4.0
+    assert all(len(p.pcm) % 2 == 0 for p in pieces)
+    assert np.abs(audio).max() > 3000  # speech, not silence
+    assert np.abs(audio).max() <= 32767
+
+
+def test_every_voice_loads_and_speaks(engine: KokoroEngine) -> None:
+    ids = engine.frontend.tokenize(engine.frontend.phonemize("Hello.", "en-us"))
+    assert len(engine.voices.names) >= 40  # all 54 minus any language without offline G2P
+    for name in engine.voices.names:
+        voice = engine.voices.resolve(name)
+        assert voice.table.shape == (510, 1, 256) and voice.table.dtype == np.float32
+        audio = _run_session(engine.session, ids, voice.table, 1.0)
+        assert np.isfinite(audio).all() and np.abs(audio).max() > 0.05, name
+
+
+async def test_blends_and_speed_change_the_audio(engine: KokoroEngine) -> None:
+    text = "The front door is locked."
+    heart = samples(await collect(engine, text, voice="af_heart"))
+    bella = samples(await collect(engine, text, voice="af_bella"))
+    blend = samples(await collect(engine, text, voice="af_heart:0.5+af_bella:0.5"))
+    named = samples(await collect(engine, text, voice="warm_mix"))
+    fast = samples(await collect(engine, text, voice="af_heart", speed=1.6))
+    assert not np.array_equal(blend, heart) and not np.array_equal(blend, bella)
+    assert not np.array_equal(named, heart)
+    assert fast.size < heart.size * 0.8
+
+
+async def test_language_only_request_uses_the_configured_voice(engine: KokoroEngine) -> None:
+    stream = engine.open_stream(language="en-GB")
+    assert stream.voice.key == engine.config.language_voices["en-gb"]
+    stream.cancel()
+
+
+def test_bad_requests_raise_clear_errors(engine: KokoroEngine) -> None:
+    async def run() -> None:
+        with pytest.raises(VoiceError, match="Unknown voice af_nobody"):
+            engine.open_stream(voice="af_nobody")
+        with pytest.raises(VoiceError, match="Bad voice blend"):
+            engine.open_stream(voice="af_heart:+")
+        with pytest.raises(ValueError, match=r"speed must be between 0\.5 and 2\.0"):
+            engine.open_stream(speed=3.0)
+        with pytest.raises(VoiceError, match="No voice for language"):
+            engine.open_stream(language="de-DE")
+
+    asyncio.run(run())
+
+
+def test_curly_apostrophes_keep_the_negation(engine: KokoroEngine) -> None:
+    straight = engine.frontend.phonemize("It wasn't locked.", "en-us")
+    curly = engine.frontend.phonemize("It wasn’t locked.", "en-us")
+    assert curly == straight
+    assert "nt" in curly.replace("ᵊ", "")
+
+
+def test_unknown_words_are_voiced_not_dropped(engine: KokoroEngine) -> None:
+    phonemes = engine.frontend.phonemize("Zyxqwer Blorptang is here.", "en-us")
+    assert "❓" not in phonemes
+    assert len(phonemes.split()) >= 4
+
+
+async def test_long_text_is_spoken_in_full(engine: KokoroEngine) -> None:
+    sentence = (
+        "Sentence number {n} reports that the kitchen is warm, the hallway light is off, "
+        "and the garden sprinkler will start at seven in the evening. "
+    )
+    text = "".join(sentence.format(n=n) for n in range(1, 40))[:5000]
+    assert len(text) == 5000
+    segmenter = TextSegmenter()
+    expected = [
+        engine.frontend.phonemize(s.text, "en-us") for s in [*segmenter.feed(text), *segmenter.flush()]
+    ]
+    pieces = await collect(engine, text, speed=2.0)
+    spoken = " ".join(p.phonemes for p in pieces)
+    assert spoken.split() == " ".join(expected).split()
+    assert all(len(p.phonemes) <= 510 for p in pieces)
+    assert len(pieces) > 10
+    # ~5000 characters at double speed is about a minute of audio; a truncated reply is far shorter.
+    assert samples(pieces).size / SAMPLE_RATE > 40
+
+
+async def test_no_doubled_silence_at_seams(engine: KokoroEngine) -> None:
+    pieces = await collect(
+        engine, "The garage door is closed and the front door is locked. The alarm is set."
+    )
+    assert len(pieces) >= 2
+    audio = np.abs(samples(pieces).astype(np.int32))
+    quiet = audio < 200
+    longest = max(
+        (len(m.group()) for m in re.finditer("1+", "".join("1" if q else "0" for q in quiet))), default=0
+    )
+    assert longest / SAMPLE_RATE < 0.6
+
+
+async def test_streamed_text_is_spoken_before_the_stream_ends(engine: KokoroEngine) -> None:
+    stream = engine.open_stream()
+    for word in ["Turned", "on", "the", "kitchen", "lights."]:
+        stream.feed(word + " ")
+    iterator = stream.__aiter__()
+    first = await asyncio.wait_for(iterator.__anext__(), timeout=60)
+    assert first.pcm  # audio arrived while the stream is still open
+    assert not stream.closed
+    for fragment in ["And the", " hall", "way light", " is off."]:
+        stream.feed(fragment)
+    stream.close()
+    rest = [piece async for piece in iterator]
+    assert "hɔl" in " ".join(p.phonemes for p in rest).replace("ˈ", "").replace("ˌ", "")
+
+
+async def test_a_short_reply_overtakes_a_long_announcement(engine: KokoroEngine) -> None:
+    long_text = " ".join(
+        f"Announcement part {n} is about the weather in the north of the country." for n in range(8)
+    )
+    order: list[str] = []
+
+    async def run(name: str, text: str) -> None:
+        async for _piece in engine.synthesize(text):
+            pass
+        order.append(name)
+
+    long_task = asyncio.create_task(run("long", long_text))
+    await asyncio.sleep(0.5)
+    await run("short", "Lights off.")
+    await long_task
+    assert order == ["short", "long"]
+
+
+async def test_cancel_drops_queued_work(engine: KokoroEngine) -> None:
+    stream = engine.open_stream()
+    stream.feed("This is a long reply. " * 30)
+    stream.close()
+    iterator = stream.__aiter__()
+    await asyncio.wait_for(iterator.__anext__(), timeout=60)
+    stream.cancel()
+    assert [piece async for piece in iterator] == []
+    assert stream not in engine._streams
+    assert samples(await collect(engine, "Still working.")).size > 0
+
+
+async def test_phrase_cache_serves_repeats_without_inference(engine: KokoroEngine) -> None:
+    saved = engine.cache
+    engine.cache = PhraseCache(8)
+    try:
+        first = samples(await collect(engine, "Turned off the porch light."))
+        pieces_before, hits_before = engine.stats.pieces, engine.stats.cache_hits
+        second = samples(await collect(engine, "Turned off the porch light."))
+        assert np.array_equal(first, second)
+        assert engine.stats.pieces == pieces_before
+        assert engine.stats.cache_hits > hits_before
+        other_speed = samples(await collect(engine, "Turned off the porch light.", speed=1.3))
+        assert other_speed.size != first.size
+    finally:
+        engine.cache = saved
+
+
+def test_phrase_cache_is_bounded_and_can_be_off() -> None:
+    cache = PhraseCache(2)
+    for n in range(3):
+        cache.put((str(n), "v", 1.0, "m"), bytes([n]))
+    assert cache.get(("0", "v", 1.0, "m")) is None
+    assert cache.get(("2", "v", 1.0, "m")) == b"\x02"
+    off = PhraseCache(0)
+    off.put(("a", "v", 1.0, "m"), b"x")
+    assert off.get(("a", "v", 1.0, "m")) is None

@@ -1,0 +1,96 @@
+"""Execution provider choice, without a GPU: the selector gets the provider list and a session
+factory, and we check which sessions it builds, tests and keeps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from wyoming_kokoro.providers import CPU, CUDA, ProviderError, choose_provider
+
+
+class FakeSession:
+    def __init__(self, chain: list[tuple[str, Any]]) -> None:
+        self.provider = chain[0][0]
+
+
+class Factory:
+    """Builds sessions and records them; ``broken`` providers fail at build or at inference."""
+
+    def __init__(self, fail_build: set[str] = frozenset(), fail_check: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        self.fail_build = fail_build
+        self.fail_check = fail_check
+        self.built: list[str] = []
+        self.checked: list[str] = []
+
+    def make(self, chain: list[tuple[str, Any]]) -> FakeSession:
+        provider = chain[0][0]
+        self.built.append(provider)
+        if provider in self.fail_build:
+            raise RuntimeError("libcudnn.so.9: cannot open shared object file")
+        return FakeSession(chain)
+
+    def check(self, session: FakeSession) -> None:
+        self.checked.append(session.provider)
+        if session.provider in self.fail_check:
+            raise RuntimeError("CUDA error: out of memory")
+
+
+def test_auto_uses_cuda_when_it_works() -> None:
+    factory = Factory()
+    choice = choose_provider("auto", [CUDA, CPU], factory.make, factory.check)
+    assert choice.device == "cuda"
+    assert choice.session.provider == CUDA
+    assert factory.checked == [CUDA]
+
+
+def test_auto_falls_back_when_cuda_not_installed(caplog: pytest.LogCaptureFixture) -> None:
+    factory = Factory()
+    with caplog.at_level("INFO"):
+        choice = choose_provider("auto", [CPU], factory.make, factory.check)
+    assert choice.device == "cpu"
+    assert factory.built == [CPU]
+    assert "not available" in choice.reason
+    assert "Using CPU" in caplog.text
+
+
+@pytest.mark.parametrize(("fail_build", "fail_check"), [({CUDA}, set()), (set(), {CUDA})])
+def test_auto_falls_back_when_cuda_fails(fail_build: set[str], fail_check: set[str]) -> None:
+    factory = Factory(fail_build, fail_check)
+    choice = choose_provider("auto", [CUDA, CPU], factory.make, factory.check)
+    assert choice.device == "cpu"
+    assert "CUDA test inference failed" in choice.reason
+    assert factory.built == [CUDA, CPU]
+
+
+def test_cuda_required_but_missing_is_an_error() -> None:
+    factory = Factory()
+    with pytest.raises(ProviderError, match=r"device: cuda was requested.*wyoming-kokoro\[gpu\]"):
+        choose_provider("cuda", [CPU], factory.make, factory.check)
+    assert factory.built == []
+
+
+def test_cuda_required_but_failing_is_an_error() -> None:
+    factory = Factory(fail_check={CUDA})
+    with pytest.raises(ProviderError, match="out of memory"):
+        choose_provider("cuda", [CUDA, CPU], factory.make, factory.check)
+
+
+def test_cpu_never_tries_cuda() -> None:
+    factory = Factory()
+    choice = choose_provider("cpu", [CUDA, CPU], factory.make, factory.check)
+    assert choice.device == "cpu"
+    assert factory.built == [CPU]
+
+
+def test_cpu_failure_propagates() -> None:
+    factory = Factory(fail_check={CPU})
+    with pytest.raises(RuntimeError, match="out of memory"):
+        choose_provider("cpu", [CPU], factory.make, factory.check)
+
+
+def test_unknown_device() -> None:
+    factory = Factory()
+    with pytest.raises(ProviderError, match="auto, cuda or cpu"):
+        choose_provider("tpu", [CPU], factory.make, factory.check)
