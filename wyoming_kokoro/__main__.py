@@ -131,8 +131,15 @@ def _cmd_serve(config: Config) -> int:
     from .server import run_server
 
     engine = _load_engine(config)
+
+    async def serve() -> None:
+        try:
+            await run_server(config, engine)
+        finally:
+            await engine.aclose()
+
     try:
-        asyncio.run(run_server(config, engine))
+        asyncio.run(serve())
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,0 +1,593 @@
+"""One Wyoming connection: answers ``describe``, speaks ``synthesize`` requests (plain or streamed).
+
+How a reply travels. The connection's read loop never waits for synthesis: each request becomes a
+:class:`_Reply` on the connection's queue and the loop goes back to reading. One *speaker* task per
+connection takes replies in order and sends each one as the engine produces it (``audio-start``,
+``audio-chunk``..., ``audio-stop``, and ``synthesize-stopped`` for a stream). That is what makes
+streaming work: while an LLM is still sending text (``synthesize-chunk``), the first sentence is
+already being heard. It also keeps the loop free to notice a client that leaves (its speech is then
+cancelled, freeing the engine for others) and to answer ``describe`` and ``ping`` at once.
+
+Errors are Wyoming ``error`` events with a machine-readable code (:data:`ERROR_CODES`); the
+connection stays usable after any of them. An error that answers a request goes through the
+speaker, so it arrives after the audio of earlier requests, in request order; a streamed request
+that fails still ends with ``synthesize-stopped`` once the client sends ``synthesize-stop``, because
+that is the event streaming clients (Home Assistant) wait for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event, async_read_event
+from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice
+from wyoming.ping import Ping, Pong
+from wyoming.server import AsyncEventHandler
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeChunk,
+    SynthesizeStart,
+    SynthesizeStop,
+    SynthesizeStopped,
+    SynthesizeVoice,
+)
+
+from . import __version__
+from .audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, pcm_seconds
+from .config import Config, LimitsConfig
+from .engine import EngineBusy, EngineError, KokoroEngine, SynthesisStream
+from .voices import VoiceError, parse_blend
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Samples per ``audio-chunk`` (42.7 ms at 24 kHz, 2 KiB of PCM). Audio reaches the handler a whole
+#: piece (a sentence or more) at a time, so the chunk size does not change when the first sound
+#: can play; it only sets how finely receivers get it. 1024 samples is what wyoming-piper sends and
+#: what satellites and Home Assistant are used to, small enough for a satellite's playback buffer,
+#: and large enough that the ~100-byte event header costs under 5 %.
+CHUNK_SAMPLES = 1024
+
+# Error codes, sent as ``Error.code``.
+VOICE_NOT_FOUND = "voice-not-found"
+BAD_REQUEST = "bad-request"
+BUSY = "busy"
+SYNTHESIS_FAILED = "synthesis-failed"
+TEXT_TOO_LONG = "text-too-long"
+ERROR_CODES = (VOICE_NOT_FOUND, BAD_REQUEST, BUSY, SYNTHESIS_FAILED, TEXT_TOO_LONG)
+
+#: Kokoro-82M's own attribution, shown for the program and every voice.
+KOKORO_ATTRIBUTION = Attribution(
+    name="Kokoro-82M by hexgrad", url="https://huggingface.co/hexgrad/Kokoro-82M"
+)
+#: Release of the Kokoro model and voice pack this server speaks with.
+KOKORO_VERSION = "1.0"
+
+#: Seconds a refused (over the connection limit) client gets to read its ``busy`` error.
+_REFUSAL_GRACE = 2.0
+
+
+def build_info(engine: KokoroEngine, config: Config) -> Info:
+    """What ``describe`` answers: one TTS program with every voice and named blend.
+
+    Built once at start: the catalog does not change while the server runs, and ``describe`` must
+    be answered at once however busy the engine is. Languages are BCP-47 tags (``en-US``), which
+    is how Home Assistant matches voices to a pipeline's language.
+    """
+    voices = [
+        TtsVoice(
+            name=voice.name,
+            description=voice.description,
+            attribution=KOKORO_ATTRIBUTION,
+            installed=True,
+            version=KOKORO_VERSION,
+            languages=[voice.language_tag],
+        )
+        for voice in engine.voices.catalog()
+    ]
+    description = (
+        f"Kokoro-82M v{KOKORO_VERSION} neural text to speech on ONNX Runtime "
+        f"({engine.model_path.name}, {engine.device.upper()}; default voice {config.voice})"
+    )
+    program = TtsProgram(
+        name="kokoro",
+        description=description,
+        attribution=KOKORO_ATTRIBUTION,
+        installed=True,
+        version=__version__,
+        voices=voices,
+        supports_synthesize_streaming=True,
+    )
+    return Info(tts=[program])
+
+
+class RequestError(Exception):
+    """A request that cannot be served; becomes an ``error`` event with ``code``."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+
+    def event(self) -> Event:
+        return Error(text=self.text, code=self.code).event()
+
+
+@dataclass
+class HandlerContext:
+    """What every connection shares: the engine, the prepared ``info`` answer, the limits, and the
+    set of live handlers (so the server can stop them and enforce ``max_connections``)."""
+
+    engine: KokoroEngine
+    info_event: Event
+    limits: LimitsConfig
+    handlers: set[KokoroEventHandler] = field(default_factory=set)
+    #: Connections admitted (under ``limits.max_connections``) and still open.
+    active: int = 0
+
+
+@dataclass(eq=False)
+class _Reply:
+    """One request's answer, from the moment it is asked for until its last event is sent."""
+
+    streaming: bool
+    stream: SynthesisStream | None = None
+    #: Set when the request failed; the speaker sends it in place of (or after part of) the audio.
+    error: RequestError | None = None
+    chars: int = 0
+    has_words: bool = False
+    #: The speaker has finished with the audio (all of it, or it failed): later text is dropped.
+    audio_done: bool = False
+    #: ``synthesize-stop`` has arrived; ``synthesize-stopped`` may go out once the audio is done.
+    stop_received: asyncio.Event = field(default_factory=asyncio.Event)
+    received_at: float = field(default_factory=time.monotonic)
+
+    def fail(self, error: RequestError) -> None:
+        """Give up on this reply: the engine drops its queued work, the client gets ``error``."""
+        if self.error is None:
+            self.error = error
+        self.cancel()
+
+    def cancel(self) -> None:
+        if self.stream is not None:
+            self.stream.cancel()
+
+
+class _IdleTimeout(Exception):
+    """The client has been silent for ``limits.idle_timeout`` seconds."""
+
+
+class KokoroEventHandler(AsyncEventHandler):
+    """Handles the events of one Wyoming connection (see the module docstring for the design)."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, context: HandlerContext
+    ) -> None:
+        super().__init__(reader, writer)
+        self.context = context
+        self.engine = context.engine
+        self._replies: asyncio.Queue[_Reply | None] = asyncio.Queue()
+        self._speaker: asyncio.Task[None] | None = None
+        self._current: _Reply | None = None  # the reply the speaker is sending
+        self._open: _Reply | None = None  # the streamed reply still taking text
+        self._aborted = False
+        self._waiting_for_engine = False
+        self._last_activity = time.monotonic()
+        self._closed = asyncio.Event()
+        self._peer = _peer_name(writer)
+        context.handlers.add(self)
+
+    # -- connection lifecycle --------------------------------------------------------------------
+    async def run(self) -> None:
+        """Read events until the client leaves, goes silent too long, or the server stops.
+
+        Replaces the base class loop to add the connection limit and the idle watchdog, and to
+        finish speaking for a client that closed only its sending side after its last request.
+        """
+        context = self.context
+        try:
+            if self._aborted:
+                return
+            if context.active >= context.limits.max_connections:
+                await self._refuse()
+                return
+            context.active += 1
+            try:
+                self._is_running = True
+                ended = await self._read_events()
+                if ended == "eof" and not self._aborted:
+                    if self._open is not None:
+                        _LOGGER.info("%s left in the middle of a text stream", self._peer)
+                    else:
+                        await self.finish()
+            finally:
+                context.active -= 1
+        finally:
+            await self.disconnect()
+            self.writer.close()
+            context.handlers.discard(self)
+            self._closed.set()
+
+    async def finish(self) -> None:
+        """Send every reply already asked for, then return (the client half-closed, or stdin ended).
+
+        A client that went away entirely is noticed at the next audio write, which cancels the rest.
+        """
+        speaker = self._speaker
+        if speaker is None or speaker.done():
+            return
+        self._replies.put_nowait(None)  # the speaker ends after the replies already queued
+        if not await self._watch(speaker):
+            _LOGGER.info("Closing %s: it stopped reading its audio", self._peer)
+            self._abort()
+
+    async def disconnect(self) -> None:
+        """The connection is over: drop what the client will never hear, so the engine moves on."""
+        self._abort()
+        if self._speaker is not None:
+            await asyncio.wait({self._speaker})
+
+    async def stop(self) -> None:
+        """Server shutdown: cancel this connection's speech and end its read loop."""
+        self._abort()
+        await super().stop()
+
+    async def wait_closed(self) -> None:
+        """Wait until :meth:`run` has finished and the connection is closed."""
+        await self._closed.wait()
+
+    async def _read_events(self) -> str:
+        while self._is_running:
+            try:
+                event = await self._next_event()
+            except _IdleTimeout:
+                _LOGGER.info(
+                    "Closing %s: silent for %g s (limits.idle_timeout)",
+                    self._peer,
+                    self.context.limits.idle_timeout,
+                )
+                return "idle"
+            except (ConnectionError, OSError) as err:
+                _LOGGER.debug("Connection to %s lost: %s", self._peer, err)
+                return "lost"
+            if event is None:
+                return "eof"
+            if not await self.handle_event(event):
+                return "handler"
+        return "stopped"
+
+    async def _next_event(self) -> Event | None:
+        """The next event, or :class:`_IdleTimeout` once the client has been silent too long."""
+        if self.context.limits.idle_timeout <= 0:
+            return await async_read_event(self.reader)
+        read = asyncio.ensure_future(async_read_event(self.reader))
+        try:
+            if not await self._watch(read):
+                raise _IdleTimeout
+            return read.result()
+        finally:
+            if not read.done():
+                read.cancel()
+
+    async def _watch(self, future: asyncio.Future[Any]) -> bool:
+        """Wait for ``future``; False if the connection went idle first.
+
+        Idle means nothing received and nothing sent for ``idle_timeout`` seconds while the speaker
+        is not waiting on the engine: a queue of other clients' speech is never the client's fault,
+        but a client that neither talks nor reads its audio is gone in all but name.
+        """
+        timeout = self.context.limits.idle_timeout
+        if timeout <= 0:
+            await asyncio.wait({future})
+            return True
+        while not future.done():
+            remaining = self._last_activity + timeout - time.monotonic()
+            if remaining <= 0:
+                if not self._engine_owes_audio():
+                    return False
+                remaining = timeout
+            await asyncio.wait({future}, timeout=remaining)
+        return True
+
+    def _engine_owes_audio(self) -> bool:
+        """True while the speaker waits for audio of text that is complete (not still streaming in,
+        which is the client's turn to talk)."""
+        current = self._current
+        return self._waiting_for_engine and current is not None and current is not self._open
+
+    async def _refuse(self) -> None:
+        """Over ``limits.max_connections``: say ``busy`` and close, after the client read it."""
+        _LOGGER.warning(
+            "Refusing %s: %d connections are open (limits.max_connections)",
+            self._peer,
+            self.context.active,
+        )
+        error = RequestError(BUSY, "Too many connections to the Kokoro server; try again shortly")
+        with contextlib.suppress(ConnectionError, OSError, RuntimeError, asyncio.TimeoutError):
+            await self.write_event(error.event())
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+            # Closing with unread input would reset the connection and could lose the error.
+            await asyncio.wait_for(self._discard_input(), _REFUSAL_GRACE)
+
+    async def _discard_input(self) -> None:
+        while await self.reader.read(65536):
+            pass
+
+    def _abort(self) -> None:
+        """Cancel every reply of this connection (the client is gone, or the server is stopping)."""
+        self._aborted = True
+        replies = [self._current, self._open]
+        while not self._replies.empty():
+            replies.append(self._replies.get_nowait())
+        for reply in replies:
+            if reply is not None:
+                reply.cancel()
+        self._open = None
+        speaker = self._speaker
+        if speaker is not None and not speaker.done() and speaker is not asyncio.current_task():
+            speaker.cancel()
+
+    # -- events ----------------------------------------------------------------------------------
+    async def handle_event(self, event: Event) -> bool:
+        """Dispatch one event; never waits for synthesis. False ends the connection."""
+        self._last_activity = time.monotonic()
+        try:
+            if Describe.is_type(event.type):
+                await self.write_event(self.context.info_event)
+            elif Ping.is_type(event.type):
+                await self.write_event(Pong(text=Ping.from_event(event).text).event())
+            elif Synthesize.is_type(event.type):
+                self._on_synthesize(event)
+            elif SynthesizeStart.is_type(event.type):
+                self._on_synthesize_start(event)
+            elif SynthesizeChunk.is_type(event.type):
+                self._on_synthesize_chunk(event)
+            elif SynthesizeStop.is_type(event.type):
+                self._on_synthesize_stop()
+            else:
+                _LOGGER.debug("Ignoring %s event from %s", event.type, self._peer)
+        except RequestError as err:
+            _LOGGER.info("Rejected %s from %s: %s (%s)", event.type, self._peer, err.text, err.code)
+            try:
+                await self.write_event(err.event())
+            except (ConnectionError, OSError):
+                return False
+        except (ConnectionError, OSError):
+            return False
+        return True
+
+    def _on_synthesize(self, event: Event) -> None:
+        if self._open is not None:
+            # Home Assistant sends the whole text once more inside a stream, for servers that do
+            # not stream; the text has already arrived in chunks.
+            _LOGGER.debug("Ignoring synthesize inside a text stream")
+            return
+        text = _text_of(event)
+        reply = _Reply(streaming=False, chars=len(text), has_words=bool(text.strip()))
+        try:
+            if not reply.has_words:
+                raise RequestError(BAD_REQUEST, "Nothing to say: the text is empty")
+            self._check_length(reply.chars)
+            reply.stream = self._open_stream(event.data)
+            _feed(reply.stream, text)
+            reply.stream.close()
+        except RequestError as err:
+            reply.fail(err)
+        self._submit(reply)
+
+    def _on_synthesize_start(self, event: Event) -> None:
+        if self._open is not None:
+            raise RequestError(
+                BAD_REQUEST,
+                "synthesize-start while a text stream is open; send synthesize-stop first",
+            )
+        reply = _Reply(streaming=True)
+        try:
+            reply.stream = self._open_stream(event.data)
+        except RequestError as err:
+            reply.fail(err)
+        self._open = reply
+        self._submit(reply)
+
+    def _on_synthesize_chunk(self, event: Event) -> None:
+        reply = self._open
+        if reply is None:
+            raise RequestError(BAD_REQUEST, "synthesize-chunk without synthesize-start")
+        text = _text_of(event)
+        if reply.stream is None or reply.error is not None or reply.audio_done:
+            return  # the stream already failed; its text is dropped until synthesize-stop
+        reply.chars += len(text)
+        reply.has_words = reply.has_words or bool(text.strip())
+        try:
+            self._check_length(reply.chars)
+            _feed(reply.stream, text)  # verbatim: fragments may split words or lack spaces
+        except RequestError as err:
+            reply.fail(err)
+
+    def _on_synthesize_stop(self) -> None:
+        reply = self._open
+        if reply is None:
+            raise RequestError(BAD_REQUEST, "synthesize-stop without synthesize-start")
+        self._open = None
+        if reply.stream is not None and reply.error is None:
+            if reply.has_words:
+                reply.stream.close()
+            else:
+                reply.fail(RequestError(BAD_REQUEST, "Nothing to say: the text stream was empty"))
+        reply.stop_received.set()
+
+    def _check_length(self, chars: int) -> None:
+        limit = self.context.limits.max_text_chars
+        if chars > limit:
+            raise RequestError(TEXT_TOO_LONG, f"The text is longer than {limit} characters")
+
+    def _open_stream(self, data: dict[str, Any]) -> SynthesisStream:
+        """Start a reply in the engine with the voice, language and speed a request asks for."""
+        voice = _voice_of(data)
+        name = voice.name if voice is not None else None
+        language = voice.language if voice is not None else None
+        speed = _speed_of(data)
+        if name:
+            try:
+                parse_blend(name)  # a malformed blend is the client's mistake, not a missing voice
+            except VoiceError as err:
+                raise RequestError(BAD_REQUEST, str(err)) from None
+        try:
+            return self.engine.open_stream(voice=name or None, speed=speed, language=language)
+        except VoiceError as err:
+            raise RequestError(VOICE_NOT_FOUND, str(err)) from None
+        except ValueError as err:
+            raise RequestError(BAD_REQUEST, str(err)) from None
+        except EngineBusy as err:
+            raise RequestError(BUSY, str(err)) from None
+        except EngineError as err:
+            raise RequestError(SYNTHESIS_FAILED, str(err)) from None
+
+    def _submit(self, reply: _Reply) -> None:
+        if self._aborted:
+            reply.cancel()
+            return
+        if self._speaker is None or self._speaker.done():
+            self._speaker = asyncio.create_task(self._speak(), name=f"kokoro speaker {self._peer}")
+        self._replies.put_nowait(reply)
+
+    # -- sending ---------------------------------------------------------------------------------
+    async def _speak(self) -> None:
+        """Send queued replies in order, each as its audio is produced."""
+        while (reply := await self._replies.get()) is not None:
+            self._current = reply
+            try:
+                await self._send_reply(reply)
+            except Exception as err:
+                if isinstance(err, (ConnectionError, OSError)):
+                    _LOGGER.info("%s went away during a reply (%s); cancelling its speech", self._peer, err)
+                else:
+                    _LOGGER.exception("Unexpected error while answering %s; closing", self._peer)
+                self._abort()
+                self._is_running = False
+                self.reader.feed_eof()  # ends the read loop
+                return
+            finally:
+                reply.cancel()  # frees the engine's bookkeeping; a no-op for a finished stream
+                self._current = None
+                self._last_activity = time.monotonic()
+
+    async def _send_reply(self, reply: _Reply) -> None:
+        started = False
+        audio_seconds = 0.0
+        first_audio: float | None = None
+        if reply.stream is not None and reply.error is None:
+            pieces = aiter(reply.stream)
+            try:
+                while True:
+                    self._waiting_for_engine = True
+                    try:
+                        piece = await anext(pieces)
+                    except StopAsyncIteration:
+                        break
+                    finally:
+                        self._waiting_for_engine = False
+                    if not started:
+                        first_audio = time.monotonic()
+                        await self._send(AudioStart(rate=SAMPLE_RATE, width=SAMPLE_WIDTH, channels=CHANNELS))
+                        started = True
+                    await self._send_pcm(piece.pcm)
+                    audio_seconds += pcm_seconds(piece.pcm)
+            except EngineError as err:
+                reply.fail(RequestError(SYNTHESIS_FAILED, f"Synthesis failed: {err}"))
+        reply.audio_done = True
+        if reply.error is not None:
+            _LOGGER.info("Request from %s failed: %s (%s)", self._peer, reply.error.text, reply.error.code)
+            await self._send_event(reply.error.event())
+        if started or reply.error is None:
+            if not started:  # valid text with nothing to pronounce: empty audio, properly framed
+                await self._send(AudioStart(rate=SAMPLE_RATE, width=SAMPLE_WIDTH, channels=CHANNELS))
+            await self._send(AudioStop())
+        if reply.error is None:
+            _LOGGER.info(
+                "Spoke %.1f s of audio (%d characters) to %s in %.2f s, first audio after %.2f s",
+                audio_seconds,
+                reply.chars,
+                self._peer,
+                time.monotonic() - reply.received_at,
+                (first_audio or time.monotonic()) - reply.received_at,
+            )
+        if reply.streaming:
+            await reply.stop_received.wait()
+            await self._send(SynthesizeStopped())
+
+    async def _send_pcm(self, pcm: bytes) -> None:
+        step = CHUNK_SAMPLES * SAMPLE_WIDTH * CHANNELS
+        for offset in range(0, len(pcm), step):
+            chunk = AudioChunk(
+                rate=SAMPLE_RATE,
+                width=SAMPLE_WIDTH,
+                channels=CHANNELS,
+                audio=pcm[offset : offset + step],
+            )
+            await self._send(chunk)
+
+    async def _send(self, message: AudioStart | AudioChunk | AudioStop | SynthesizeStopped) -> None:
+        await self._send_event(message.event())
+
+    async def _send_event(self, event: Event) -> None:
+        await self.write_event(event)
+        self._last_activity = time.monotonic()
+
+
+def _feed(stream: SynthesisStream, text: str) -> None:
+    try:
+        stream.feed(text)
+    except EngineError as err:
+        raise RequestError(SYNTHESIS_FAILED, str(err)) from None
+
+
+def _text_of(event: Event) -> str:
+    text = event.data.get("text")
+    if not isinstance(text, str):
+        raise RequestError(BAD_REQUEST, f"{event.type} needs a text string")
+    return text
+
+
+def _voice_of(data: dict[str, Any]) -> SynthesizeVoice | None:
+    voice = data.get("voice")
+    if voice is None:
+        return None
+    if not isinstance(voice, dict):
+        raise RequestError(BAD_REQUEST, "voice must be an object with a name or a language")
+    parsed = SynthesizeVoice.from_dict(voice)
+    for value in (parsed.name, parsed.language) if parsed is not None else ():
+        if value is not None and not isinstance(value, str):
+            raise RequestError(BAD_REQUEST, "voice name and language must be strings")
+    return parsed
+
+
+def _speed_of(data: dict[str, Any]) -> float | None:
+    """Speaking rate, an extension field (``"speed": 1.2``) that Wyoming itself does not define."""
+    speed = data.get("speed")
+    if speed is None:
+        return None
+    if isinstance(speed, bool) or not isinstance(speed, (int, float, str)):
+        raise RequestError(BAD_REQUEST, f"speed must be a number, got {speed!r}")
+    try:
+        value = float(speed)
+    except ValueError:
+        raise RequestError(BAD_REQUEST, f"speed must be a number, got {speed!r}") from None
+    if not math.isfinite(value):
+        raise RequestError(BAD_REQUEST, f"speed must be a finite number, got {speed!r}")
+    return value
+
+
+def _peer_name(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer) if peer else "client"
