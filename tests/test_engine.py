@@ -191,3 +191,46 @@ def test_phrase_cache_is_bounded_and_can_be_off() -> None:
     off = PhraseCache(0)
     off.put(("a", "v", 1.0, "m"), b"x")
     assert off.get(("a", "v", 1.0, "m")) is None
+
+
+class BrokenGpuSession:
+    """Stands in for a CUDA session whose device failed at run time (the rest of the stack is real)."""
+
+    def __init__(self, real: object) -> None:
+        self.real = real
+        self.calls = 0
+
+    def get_inputs(self) -> object:
+        return self.real.get_inputs()  # type: ignore[attr-defined]
+
+    def run(self, *args: object, **kwargs: object) -> object:
+        self.calls += 1
+        raise RuntimeError("CUDA failure 999: unknown error")
+
+
+async def test_cuda_failing_at_run_time_falls_back_to_cpu(engine: KokoroEngine) -> None:
+    real_session, real_device, real_config = engine.session, engine.device, engine.config
+    broken = BrokenGpuSession(real_session)
+    engine.session, engine.device = broken, "cuda"  # type: ignore[assignment]
+    engine.config = real_config.model_copy(update={"device": "auto"})
+    engine.cpu_session_factory = lambda: real_session
+    try:
+        audio = samples(await collect(engine, "Still speaking."))
+        assert audio.size > 0 and broken.calls == 1
+        assert engine.device == "cpu" and engine.session is real_session
+    finally:
+        engine.session, engine.device, engine.cpu_session_factory = real_session, real_device, None
+        engine.config = real_config
+
+
+async def test_inference_failure_fails_only_that_request(engine: KokoroEngine) -> None:
+    from wyoming_kokoro.engine import EngineError
+
+    real_session = engine.session
+    engine.session = BrokenGpuSession(real_session)  # type: ignore[assignment]
+    try:
+        with pytest.raises(EngineError, match="synthesis failed: CUDA failure 999"):
+            await collect(engine, "This one fails.")
+    finally:
+        engine.session = real_session
+    assert samples(await collect(engine, "This one works.")).size > 0

@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +36,7 @@ from .audio import SAMPLE_RATE, pcm_seconds, shape_piece, to_pcm16
 from .chunking import MAX_PIECE_TOKENS, PhonemeUnit, Segment, TextSegmenter, take_piece
 from .config import Config
 from .frontend import MAX_TOKENS, TextFrontend
-from .providers import CPU, CUDA, ProviderChoice, ProviderError, choose_provider
+from .providers import CPU, CUDA, ProviderChoice, ProviderError, choose_provider, provider_chain
 from .voices import ResolvedVoice, VoiceError, VoiceLibrary, describe_voice
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -267,7 +267,8 @@ class KokoroEngine:
         self._g2p_pool = ThreadPoolExecutor(1, thread_name_prefix="kokoro-g2p")
         self._wakeup: asyncio.Event | None = None
         self._scheduler: asyncio.Task[None] | None = None
-        self._input_names = {i.name for i in session.get_inputs()}
+        #: Builds a CPU session, for falling back when CUDA fails at run time (device: auto).
+        self.cpu_session_factory: Callable[[], ort.InferenceSession] | None = None
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -344,6 +345,8 @@ class KokoroEngine:
             reason = frontend.unavailable.get(default_language, "no text front end")
             raise VoiceError(f"Default voice {config.voice!r} needs {default_language} G2P: {reason}")
         engine = cls(config, choice.session, choice.device, model_path, frontend, library)
+        if choice.device == "cuda":
+            engine.cpu_session_factory = lambda: make_session(provider_chain("cpu"))
         engine.warm_up()
         _LOGGER.info("Engine ready in %.1f s", time.monotonic() - started)
         return engine
@@ -481,9 +484,23 @@ class KokoroEngine:
         ids = self.frontend.tokenize(piece.phonemes)[:MAX_TOKENS]
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        audio = await loop.run_in_executor(
-            self._infer_pool, _run_session, self.session, ids, stream.voice.table, stream.speed
-        )
+        try:
+            audio = await loop.run_in_executor(
+                self._infer_pool, _run_session, self.session, ids, stream.voice.table, stream.speed
+            )
+        except Exception as err:
+            if self.device != "cuda" or self.config.device != "auto" or self.cpu_session_factory is None:
+                raise
+            # A GPU can fail at run time (driver reset, out of memory). With device: auto the
+            # server keeps speaking on the CPU rather than failing every request from now on.
+            _LOGGER.error("CUDA inference failed (%s: %s); switching to the CPU", type(err).__name__, err)
+            self.session = await loop.run_in_executor(self._infer_pool, self.cpu_session_factory)
+            self.device = "cpu"
+            self.model_path = Path(self.session._model_path)
+            self.model_id = f"{self.model_path.name}:{self.model_path.stat().st_size}"
+            audio = await loop.run_in_executor(
+                self._infer_pool, _run_session, self.session, ids, stream.voice.table, stream.speed
+            )
         elapsed = time.perf_counter() - started
         pcm = to_pcm16(shape_piece(audio, piece.boundary))
         self.stats.pieces += 1
