@@ -44,6 +44,8 @@ def test_every_key_is_documented() -> None:
         ({"log_level": "loud"}, "log_level: 'loud' is not allowed"),
         ({"language_voices": {"de": "x"}}, "unknown language de"),
         ({"limits": {"max_connections": 0}}, "limits.max_connections"),
+        ({"http": {"uri": "http://0.0.0.0:8880"}}, "http.uri: Value error, must look like tcp://HOST:PORT"),
+        ({"http": {"uri": "tcp://0.0.0.0"}}, "http.uri: Value error, must look like tcp://HOST:PORT"),
     ],
 )
 def test_bad_values_name_the_key(overrides: dict[str, object], message: str) -> None:

@@ -133,9 +133,17 @@ def _cmd_serve(config: Config) -> int:
     engine = _load_engine(config)
 
     async def serve() -> None:
+        http = None
         try:
+            if config.http.uri:
+                from .http_api import start_http_server
+
+                http = await start_http_server(engine, config)
+                _LOGGER.info("OpenAI speech API on http://%s:%d/v1/audio/speech", http.host, http.port)
             await run_server(config, engine)
         finally:
+            if http is not None:
+                await http.close()
             await engine.aclose()
 
     try:
@@ -274,7 +282,14 @@ def _known_error(err: Exception) -> int:
     from .providers import ProviderError
     from .voices import VoiceError
 
-    known: tuple[type[Exception], ...] = (AssetError, FrontendError, ProviderError, VoiceError, ValueError)
+    known: tuple[type[Exception], ...] = (
+        AssetError,
+        FrontendError,
+        ProviderError,
+        VoiceError,
+        ValueError,
+        OSError,  # e.g. the port is already in use
+    )
     try:
         from .float_model import FloatModelError
 

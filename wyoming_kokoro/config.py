@@ -8,6 +8,7 @@ nothing is the hardest kind of misconfiguration for a Home Assistant user to fin
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -71,8 +72,15 @@ class HttpConfig(_Section):
 
     #: e.g. ``tcp://0.0.0.0:8880``; ``None`` (default) keeps it off.
     uri: str | None = None
-    #: When set, requests must send ``Authorization: Bearer <api_key>``.
+    #: When set, speech requests must send ``Authorization: Bearer <api_key>``.
     api_key: str | None = None
+
+    @field_validator("uri")
+    @classmethod
+    def _tcp_uri(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"tcp://(\[[0-9a-fA-F:.]+\]|[^:/\s\[\]]+):\d{1,5}", value):
+            raise ValueError("must look like tcp://HOST:PORT, e.g. tcp://0.0.0.0:8880")
+        return value
 
 
 class LimitsConfig(_Section):
