@@ -557,12 +557,19 @@ def _float_model_for_cuda(int8_model: Path, cache_dir: Path) -> Path:
 
 
 def _warn_if_quantized(model_path: Path) -> None:
-    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
-    if digest == assets.MODEL_SHA256:
+    """Quantized ops have no CUDA kernels: say so, and which float model to use instead."""
+    try:
+        from .float_model import quantized_op_types
+
+        quantized = bool(quantized_op_types(model_path))
+    except ImportError:  # `onnx` not installed: recognise the default int8 model by its hash
+        quantized = hashlib.sha256(model_path.read_bytes()).hexdigest() == assets.MODEL_SHA256
+    if quantized:
         _LOGGER.warning(
-            "The int8 model runs its quantized ops on the CPU even with CUDA. For GPU speed use a "
-            "float model: `model: auto` builds one, or run `wyoming-kokoro build-float-model`, or "
-            "point `model:` at kokoro-v1.0.onnx (fp32) or kokoro-v1.0.fp16.onnx"
+            "%s has quantized ops with no CUDA kernels; they run on the CPU. For GPU speed use a "
+            "float model: `model: auto` builds one (needs `pip install onnx`), or run "
+            "`wyoming-kokoro build-float-model`, or point `model:` at kokoro-v1.0.onnx (fp32)",
+            model_path.name,
         )
 
 

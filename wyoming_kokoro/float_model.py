@@ -1,0 +1,848 @@
+"""Rebuild float32 and float16 Kokoro-82M models from the int8 ONNX export, offline.
+
+The default model is ONNX Runtime's *dynamic* int8 quantization of Kokoro v1.0. Its quantized
+operators (ConvInteger, DynamicQuantizeLinear, DynamicQuantizeLSTM, and MatMulInteger with the
+uint8 activations this graph uses) have no CUDA kernels, so with the CUDA provider most of the
+graph falls back to the CPU and tensors bounce between devices. Users without internet cannot
+download the fp32 export, but every weight is still in the int8 file (int8 values plus scales and
+zero points), so we rewrite the graph instead:
+
+* each quantized weight is dequantized, ``W = (W_q - zero_point) * scale``, per output channel
+  where the export stores per-channel scales;
+* ``DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul`` becomes ``MatMul``;
+* ``DynamicQuantizeLinear -> ConvInteger [-> Add(bias quantized at run time)] -> Cast -> Mul``
+  becomes ``Conv`` with the float bias the export still carries;
+* ``DynamicQuantizeLSTM`` becomes the standard ``LSTM`` (its weights are stored transposed);
+* ``Gather`` of an int8 table followed by ``DequantizeLinear`` becomes ``Gather`` of a float table.
+
+The float graph computes exactly what the int8 graph computes *without* rounding activations to
+8 bits (and without flooring the conv biases to the activation scale): the weights are the very
+values the int8 graph multiplies by. It is not the original fp32 checkpoint; the weights keep
+their 8-bit resolution, so it sounds like the int8 model, minus activation-quantization noise.
+
+The fp16 variant stores weights and computes in float16 except for three float32 islands (118
+of ~2400 nodes): the harmonic (sine) source with the STFT of it, the inverse STFT, and the
+duration-to-frame alignment. Converted whole, the output is NaN: the source's running phase
+reaches ~5e4 rad after 6 s of audio (float16's maximum is 65504, its resolution there 32 rad) and
+the STFT phase divides imag by real (up to ~7e5, and 0/0). Model inputs and outputs stay float32.
+
+``onnx`` is imported inside the functions only: the server imports this package on CPU installs
+where ``onnx`` is an optional extra.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from onnx import GraphProto, ModelProto, NodeProto, TensorProto
+
+_LOGGER = logging.getLogger(__name__)
+
+Precision = Literal["fp32", "fp16"]
+
+FLOAT_MODEL_FILENAMES: dict[str, str] = {
+    "fp32": "kokoro-v1.0.fp32-from-int8.onnx",
+    "fp16": "kokoro-v1.0.fp16-from-int8.onnx",
+}
+
+# Bump whenever the conversion's output changes: ensure_float_model then rebuilds cached models.
+BUILDER_VERSION = 1
+
+# Operators of ONNX Runtime's dynamic quantization that the CUDA provider cannot run (for
+# MatMulInteger: not with the uint8 activations DynamicQuantizeLinear produces), so a CUDA
+# session silently places them, and the copies around them, on the CPU.
+CUDA_UNSUPPORTED_QUANTIZED_OPS: frozenset[str] = frozenset(
+    {"ConvInteger", "DynamicQuantizeLinear", "DynamicQuantizeLSTM", "MatMulInteger"}
+)
+
+# The Kokoro ONNX interface every variant must keep, so callers can swap models freely.
+_EXPECTED_INPUTS = ("tokens", "style", "speed")
+_EXPECTED_OUTPUT = "audio"
+
+# fp16: anchors for the subgraphs that stay float32, see _fp32_node_indices().
+_F0_UPSAMPLE_SCOPE = "/decoder/decoder/generator/f0_upsamp/"
+_NOISE_CONV_SCOPE = "/decoder/decoder/generator/noise_convs."
+_CONV_POST_SCOPE = "/decoder/decoder/generator/conv_post/"
+
+
+class FloatModelError(Exception):
+    """The float model cannot be built (unexpected source graph, missing dependency, I/O)."""
+
+
+def quantized_op_types(path: Path) -> set[str]:
+    """Return the op types in the model at *path* that ONNX Runtime cannot run on CUDA.
+
+    Used to warn a CUDA user that the int8 model will mostly run on the CPU. Only the graph
+    structure is read (external weight files are not loaded).
+    """
+    model = _load(_import_onnx(), Path(path), load_external_data=False)
+    return {
+        node.op_type for node in _iter_nodes(model.graph) if node.op_type in CUDA_UNSUPPORTED_QUANTIZED_OPS
+    }
+
+
+def build_float_model(src: Path, dst: Path, precision: Precision = "fp32") -> Path:
+    """Build the fp32 or fp16 model from the int8 export *src* and write it to *dst*.
+
+    The file is written to a temporary name in the same directory, fsynced and renamed, so a
+    crash or a concurrent builder never leaves a truncated model at *dst*. Returns *dst*.
+    """
+    _check_precision(precision)
+    onnx = _import_onnx()
+    started = time.monotonic()
+    model = _load(onnx, Path(src), load_external_data=True)
+    _check_interface(model, src)
+    _dequantize_graph(model.graph)
+    if precision == "fp16":
+        model = _convert_to_fp16(model)
+    model.producer_name = "wyoming-kokoro float_model"
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(
+        model,
+        {
+            "wyoming_kokoro.source": Path(src).name,
+            "wyoming_kokoro.precision": precision,
+            "wyoming_kokoro.builder_version": str(BUILDER_VERSION),
+        },
+    )
+
+    data = model.SerializeToString()
+    del model
+    _atomic_write(Path(dst), data)
+    _LOGGER.info(
+        "Built %s model %s (%.0f MB) in %.1f s",
+        precision,
+        dst,
+        len(data) / 1e6,
+        time.monotonic() - started,
+    )
+    return Path(dst)
+
+
+def ensure_float_model(int8_path: Path, cache_dir: Path, precision: Precision = "fp32") -> Path:
+    """Return the cached fp32/fp16 model built from *int8_path*, building it on first use.
+
+    A stamp file beside the model records the source's sha256 and the builder version; the
+    cached model is reused only when both match, so a different int8 file or a fixed converter
+    rebuilds it instead of silently serving a stale one. Hashing costs ~0.2 s; building, seconds.
+    """
+    _check_precision(precision)
+    dst = Path(cache_dir) / FLOAT_MODEL_FILENAMES[precision]
+    stamp_path = dst.with_name(dst.name + ".build.json")
+    stamp = {
+        "builder_version": BUILDER_VERSION,
+        "precision": precision,
+        "source_sha256": _sha256_file(Path(int8_path)),
+    }
+    if dst.is_file() and _read_stamp(stamp_path) == stamp:
+        return dst
+    _LOGGER.info("Building %s model from %s (once; cached at %s)", precision, int8_path, dst)
+    build_float_model(Path(int8_path), dst, precision)
+    _atomic_write(stamp_path, json.dumps(stamp, indent=1).encode())
+    return dst
+
+
+def _check_precision(precision: str) -> None:
+    if precision not in FLOAT_MODEL_FILENAMES:
+        raise FloatModelError(f"unknown precision {precision!r}, expected 'fp32' or 'fp16'")
+
+
+def _load(onnx: Any, path: Path, load_external_data: bool) -> ModelProto:
+    from google.protobuf.message import DecodeError
+
+    try:
+        return onnx.load(str(path), load_external_data=load_external_data)
+    except (OSError, ValueError, DecodeError) as err:
+        raise FloatModelError(f"cannot read ONNX model {path}: {err}") from err
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as err:
+        raise FloatModelError(f"cannot read int8 model {path}: {err}") from err
+    return digest.hexdigest()
+
+
+def _read_stamp(path: Path) -> object:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Graph rewriting
+
+
+def _import_onnx() -> Any:
+    try:
+        import onnx
+    except ImportError as err:
+        raise FloatModelError(
+            "building float Kokoro models needs the 'onnx' package: pip install onnx"
+        ) from err
+    return onnx
+
+
+def _iter_nodes(graph: GraphProto) -> Iterator[NodeProto]:
+    """Yield every node, including those of subgraphs (If/Loop/Scan bodies)."""
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                yield from _iter_nodes(attr.g)
+            for sub in attr.graphs:
+                yield from _iter_nodes(sub)
+
+
+def _check_interface(model: ModelProto, src: Path) -> None:
+    inputs = tuple(i.name for i in model.graph.input)
+    outputs = tuple(o.name for o in model.graph.output)
+    if inputs != _EXPECTED_INPUTS or outputs != (_EXPECTED_OUTPUT,):
+        raise FloatModelError(
+            f"{src} is not a Kokoro model: inputs {inputs}, outputs {outputs}; "
+            f"expected inputs {_EXPECTED_INPUTS} and output ({_EXPECTED_OUTPUT!r},)"
+        )
+    ops = {n.op_type for n in model.graph.node}
+    if not ops & CUDA_UNSUPPORTED_QUANTIZED_OPS:
+        raise FloatModelError(
+            f"{src} is not the int8 (dynamically quantized) Kokoro export: it has no "
+            "quantized operators, so there is nothing to dequantize"
+        )
+
+
+class _Rewriter:
+    """Pattern-matches the dynamic-quantization subgraphs and replaces them with float ops."""
+
+    def __init__(self, graph: GraphProto) -> None:
+        from onnx import numpy_helper
+
+        self._numpy_helper = numpy_helper
+        self.graph = graph
+        self.initializers: dict[str, TensorProto] = {t.name: t for t in graph.initializer}
+        self.producer: dict[str, NodeProto] = {}
+        self.consumers: dict[str, list[NodeProto]] = defaultdict(list)
+        for node in graph.node:
+            for name in node.output:
+                self.producer[name] = node
+            for name in node.input:
+                self.consumers[name].append(node)
+        self.new_initializers: dict[str, TensorProto] = {}
+        self._dequantized: dict[tuple[str, ...], str] = {}
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def fail(self, node: NodeProto, why: str) -> FloatModelError:
+        return FloatModelError(
+            f"unexpected int8 graph at {node.op_type} node {node.name!r}: {why}; "
+            "this builder only knows the dynamically quantized Kokoro v1.0 export"
+        )
+
+    def array(self, name: str, node: NodeProto) -> npt.NDArray[Any]:
+        if name not in self.initializers:
+            raise self.fail(node, f"{name!r} is not a constant initializer")
+        return self._numpy_helper.to_array(self.initializers[name])
+
+    def only_consumer(self, tensor: str, op_type: str, node: NodeProto) -> NodeProto:
+        users = self.consumers.get(tensor, [])
+        if len(users) != 1 or users[0].op_type != op_type:
+            found = [u.op_type for u in users]
+            raise self.fail(node, f"expected {tensor!r} to feed one {op_type}, found {found}")
+        return users[0]
+
+    def made_by(self, tensor: str, op_type: str, node: NodeProto) -> NodeProto:
+        maker = self.producer.get(tensor)
+        if maker is None or maker.op_type != op_type:
+            found = maker.op_type if maker is not None else "a graph input or constant"
+            raise self.fail(node, f"expected {tensor!r} to come from {op_type}, not {found}")
+        return maker
+
+    def other_input(self, node: NodeProto, known: str) -> str:
+        others = [name for name in node.input if name != known]
+        if len(node.input) != 2 or len(others) != 1:
+            raise self.fail(node, f"expected a binary op with {known!r} as one input")
+        return others[0]
+
+    def add_float(self, base_name: str, key: tuple[str, ...], values: npt.NDArray[Any]) -> str:
+        """Store a dequantized weight once, under a name derived from the quantized one."""
+        if key in self._dequantized:
+            return self._dequantized[key]
+        name = base_name.removesuffix("_quantized") or base_name
+        taken = self.initializers.keys() | self.new_initializers.keys()
+        suffix = 0
+        while name in taken:
+            suffix += 1
+            name = f"{base_name}_float{suffix}"
+        import numpy as np
+
+        tensor = self._numpy_helper.from_array(np.ascontiguousarray(values, np.float32), name)
+        self.new_initializers[name] = tensor
+        self._dequantized[key] = name
+        return name
+
+    def dequantize(
+        self, node: NodeProto, q_name: str, zp_name: str, scale: npt.NDArray[Any], axis: int
+    ) -> npt.NDArray[np.float32]:
+        """W = (W_q - zero_point) * scale, with per-channel parameters broadcast along *axis*."""
+        import numpy as np
+
+        q = self.array(q_name, node).astype(np.int32)
+        zero_point = self.array(zp_name, node).astype(np.int32)
+        scale = np.asarray(scale, np.float32)
+        if zero_point.size not in (1, scale.size):
+            raise self.fail(node, "zero point and scale sizes differ")
+        if scale.size != 1:
+            if scale.ndim != 1 or q.shape[axis] != scale.size:
+                raise self.fail(node, f"scale of shape {scale.shape} does not match {q.shape}")
+            shape = [1] * q.ndim
+            shape[axis] = scale.size
+            scale = scale.reshape(shape)
+            zero_point = zero_point.reshape(shape) if zero_point.size != 1 else zero_point
+        return ((q - zero_point).astype(np.float32) * scale).astype(np.float32)
+
+    # -- patterns ----------------------------------------------------------------------------
+
+    def dynamic_input(self, node: NodeProto) -> tuple[str, NodeProto]:
+        """The float tensor a quantized node's input 0 was dynamically quantized from."""
+        dql = self.made_by(node.input[0], "DynamicQuantizeLinear", node)
+        if node.input[2] != dql.output[2]:
+            raise self.fail(node, "activation zero point is not from the same quantizer")
+        return dql.input[0], dql
+
+    def rescale(self, node: NodeProto, out: str, dql: NodeProto) -> tuple[NodeProto, str, str]:
+        """Match ``out -> Cast(float) -> Mul(., s_x * s_w)``.
+
+        Returns the Mul (whose output the float node takes over), the name of s_x * s_w and the
+        name of the weight scale s_w.
+        """
+        from onnx import TensorProto
+
+        cast = self.only_consumer(out, "Cast", node)
+        if any(a.name == "to" and a.i != TensorProto.FLOAT for a in cast.attribute):
+            raise self.fail(node, "the integer result is not cast to float")
+        mul = self.only_consumer(cast.output[0], "Mul", node)
+        scales = self.other_input(mul, cast.output[0])
+        scales_mul = self.made_by(scales, "Mul", node)
+        if dql.output[1] not in scales_mul.input:
+            raise self.fail(node, "output is not rescaled by the activation scale")
+        return mul, scales, self.other_input(scales_mul, dql.output[1])
+
+    def matmul_integer(self, node: NodeProto) -> NodeProto:
+        """DQL(x) -> MatMulInteger(., W_q) -> Cast -> Mul(., s_x * s_w)  =>  MatMul(x, W)."""
+        from onnx import helper
+
+        x, dql = self.dynamic_input(node)
+        if len(node.input) != 4:
+            raise self.fail(node, "expected a weight zero point input")
+        mul, _, w_scale = self.rescale(node, node.output[0], dql)
+        # MatMulInteger B is [K, N]: per-column (output channel) parameters live on axis 1.
+        w_q = node.input[1]
+        weight = self.dequantize(node, w_q, node.input[3], self.array(w_scale, node), axis=1)
+        if weight.ndim != 2:
+            raise self.fail(node, f"expected a 2-D weight, got shape {weight.shape}")
+        w_name = self.add_float(w_q, (w_q, node.input[3], w_scale), weight)
+        return helper.make_node("MatMul", [x, w_name], list(mul.output), name=node.name)
+
+    def conv_integer(self, node: NodeProto) -> NodeProto:
+        """DQL(x) -> ConvInteger [-> Add(bias_q)] -> Cast -> Mul(., s_x * s_w)  =>  Conv.
+
+        The export quantizes the float bias at run time, ``floor(bias / (s_x * s_w))``, and adds
+        it to the int32 accumulator; the float Conv takes the float bias itself.
+        """
+        from onnx import helper
+
+        x, dql = self.dynamic_input(node)
+        if len(node.input) != 4:
+            raise self.fail(node, "expected a weight zero point input")
+        users = self.consumers.get(node.output[0], [])
+        bias_add = users[0] if len(users) == 1 and users[0].op_type == "Add" else None
+        out = bias_add.output[0] if bias_add is not None else node.output[0]
+        mul, scales, w_scale = self.rescale(node, out, dql)
+        # Conv weights are [M, C/group, k...]: per-channel parameters live on axis 0.
+        w_q = node.input[1]
+        weight = self.dequantize(node, w_q, node.input[3], self.array(w_scale, node), axis=0)
+        inputs = [x, self.add_float(w_q, (w_q, node.input[3], w_scale), weight)]
+        if bias_add is not None:
+            inputs.append(self.float_bias(node, self.other_input(bias_add, node.output[0]), scales))
+        conv = helper.make_node("Conv", inputs, list(mul.output), name=node.name)
+        conv.attribute.extend(node.attribute)
+        return conv
+
+    def float_bias(self, node: NodeProto, added: str, scales: str) -> str:
+        """The float bias behind ``Reshape(Cast(Floor(Div(bias, s_x * s_w))))``."""
+        reshape = self.made_by(added, "Reshape", node)
+        cast = self.made_by(reshape.input[0], "Cast", node)
+        floor = self.made_by(cast.input[0], "Floor", node)
+        div = self.made_by(floor.input[0], "Div", node)
+        bias = div.input[0]
+        if div.input[1] != scales:
+            raise self.fail(node, "the bias is not quantized with the output's scale")
+        if bias not in self.initializers or self.array(bias, node).ndim != 1:
+            raise self.fail(node, f"bias {bias!r} is not a 1-D float initializer")
+        return bias
+
+    def dynamic_quantize_lstm(self, node: NodeProto) -> NodeProto:
+        """com.microsoft DynamicQuantizeLSTM => ONNX LSTM with dequantized, transposed weights.
+
+        The contrib op stores W as [dirs, input, 4*hidden] and R as [dirs, hidden, 4*hidden];
+        ONNX LSTM wants [dirs, 4*hidden, input] / [dirs, 4*hidden, hidden]. Gate order (i, o, f,
+        c) is the same. Scales/zero points are per direction ([dirs]) or per direction and
+        output column ([dirs, 4*hidden]).
+        """
+        from onnx import helper
+
+        if len(node.input) != 12:
+            raise self.fail(node, f"expected 12 inputs, got {len(node.input)}")
+        x, w_q, r_q, b, seq_lens, h0, c0, p, w_s, w_zp, r_s, r_zp = node.input
+        weights = []
+        for q_name, s_name, zp_name in ((w_q, w_s, w_zp), (r_q, r_s, r_zp)):
+            q = self.array(q_name, node)
+            scale = self.array(s_name, node)
+            zero_point = self.array(zp_name, node)
+            if q.ndim != 3 or scale.shape[0] != q.shape[0] or zero_point.shape != scale.shape:
+                raise self.fail(node, f"unexpected weight/scale shapes {q.shape}/{scale.shape}")
+            import numpy as np
+
+            # Broadcast per-direction or per-direction-and-column parameters over [d, in, 4h].
+            shape = (q.shape[0], 1, 1) if scale.ndim == 1 else (q.shape[0], 1, q.shape[2])
+            values = (
+                (q.astype(np.int32) - zero_point.reshape(shape).astype(np.int32)).astype(np.float32)
+                * scale.reshape(shape).astype(np.float32)
+            ).astype(np.float32)
+            key = (q_name, s_name, zp_name)
+            weights.append(self.add_float(q_name, key, values.transpose(0, 2, 1)))
+        inputs = [x, weights[0], weights[1], b, seq_lens, h0, c0, p]
+        while inputs and not inputs[-1]:
+            inputs.pop()
+        lstm = helper.make_node("LSTM", inputs, list(node.output), name=node.name)
+        lstm.attribute.extend(node.attribute)
+        return lstm
+
+    def dequantize_linear(self, node: NodeProto) -> NodeProto | None:
+        """DequantizeLinear(Gather(T_q, idx)) => Gather(T, idx) with T dequantized once."""
+        from onnx import helper
+
+        gather = self.producer.get(node.input[0])
+        if gather is None or gather.op_type != "Gather" or gather.input[0] not in self.initializers:
+            return None  # a float-capable DequantizeLinear elsewhere is left alone
+        if any(a.name == "axis" for a in node.attribute) or len(node.input) != 3:
+            raise self.fail(node, "expected a per-tensor DequantizeLinear")
+        self.only_consumer(gather.output[0], "DequantizeLinear", node)  # the Gather goes too
+        table_q = gather.input[0]
+        scale = self.array(node.input[1], node)
+        if scale.size != 1:
+            raise self.fail(node, "expected a per-tensor scale")
+        table = self.dequantize(node, table_q, node.input[2], scale, axis=0)
+        key = (table_q, node.input[1], node.input[2])
+        new = helper.make_node(
+            "Gather",
+            [self.add_float(table_q, key, table), gather.input[1]],
+            list(node.output),
+            name=gather.name,
+        )
+        new.attribute.extend(gather.attribute)
+        return new
+
+
+def _dequantize_graph(graph: GraphProto) -> None:
+    """Rewrite every quantized pattern in *graph* in place, then drop what became dead."""
+    rewriter = _Rewriter(graph)
+    handlers: dict[str, Callable[[NodeProto], NodeProto | None]] = {
+        "MatMulInteger": rewriter.matmul_integer,
+        "ConvInteger": rewriter.conv_integer,
+        "DynamicQuantizeLSTM": rewriter.dynamic_quantize_lstm,
+        "DequantizeLinear": rewriter.dequantize_linear,
+    }
+    # (node, is_new). A float node sits where its quantized node was, which keeps the list in
+    # topological order: its input precedes the quantizer, its consumers follow the pattern.
+    rewritten: list[tuple[NodeProto, bool]] = []
+    for node in graph.node:
+        handler = handlers.get(node.op_type)
+        new = handler(node) if handler is not None else None
+        rewritten.append((node, False) if new is None else (new, True))
+    # A float node takes over the output name of the last node of its pattern (the rescaling
+    # Mul), so that node goes now; the rest of each pattern is dead code, removed below.
+    taken = {name for node, is_new in rewritten if is_new for name in node.output}
+    nodes = [n for n, is_new in rewritten if is_new or not taken.intersection(n.output)]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    graph.initializer.extend(rewriter.new_initializers.values())
+    _remove_dead_code(graph)
+    leftovers = [n.name for n in graph.node if n.op_type in CUDA_UNSUPPORTED_QUANTIZED_OPS]
+    if leftovers:
+        raise FloatModelError(f"quantized nodes not matched by any known pattern: {leftovers[:5]}")
+
+
+def _remove_dead_code(graph: GraphProto) -> None:
+    """Drop nodes that no graph output depends on, then unused initializers and value_info."""
+    nodes = list(graph.node)
+    producer = {name: index for index, node in enumerate(nodes) for name in node.output if name}
+    needed = {o.name for o in graph.output}
+    live: set[int] = set()
+    stack = list(needed)
+    while stack:
+        index = producer.get(stack.pop())
+        if index is None or index in live:
+            continue
+        live.add(index)
+        for name in _node_inputs(nodes[index]):
+            if name and name not in needed:
+                needed.add(name)
+                stack.append(name)
+
+    kept = [node for index, node in enumerate(nodes) if index in live]
+    del graph.node[:]
+    graph.node.extend(kept)
+    # Delete in place: rebuilding the list would copy every weight.
+    for index in reversed(range(len(graph.initializer))):
+        if graph.initializer[index].name not in needed:
+            del graph.initializer[index]
+    produced = {name for node in kept for name in node.output}
+    value_info = [v for v in graph.value_info if v.name in produced]
+    del graph.value_info[:]
+    graph.value_info.extend(value_info)
+
+
+def _node_inputs(node: NodeProto) -> Iterable[str]:
+    """Inputs of *node*, including outer-scope names its subgraphs read."""
+    yield from node.input
+    for attr in node.attribute:
+        subgraphs = [attr.g] if attr.HasField("g") else []
+        for sub in [*subgraphs, *attr.graphs]:
+            for inner in _iter_nodes(sub):
+                yield from inner.input
+
+
+# --------------------------------------------------------------------------------------------
+# fp16
+
+
+# Inputs that must stay float32 even in a float16 node (ONNX type constraints): Resize's roi and
+# scales.
+_ALWAYS_FLOAT_INPUTS: dict[str, frozenset[int]] = {"Resize": frozenset({1, 2})}
+_FP16_MAX = 65504.0
+_FP16_MIN_SUBNORMAL = 5.96e-8
+
+
+def _convert_to_fp16(model: ModelProto) -> ModelProto:
+    """Convert *model* to float16 except for the subgraphs that need float32.
+
+    ONNX Runtime's and onnxconverter-common's float16 converters accept a node block list, but
+    they round every tensor *between* two blocked nodes through float16 (a Cast pair per edge,
+    and duplicate Cast names when a tensor feeds several blocked nodes), which defeats the
+    point: the harmonic source's phase sum would still overflow. So this is a small converter
+    of its own: float tensors are cast only where they cross between the float16 and float32
+    regions, model inputs and outputs stay float32, and float32 constants read by both regions
+    are stored twice.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    nodes = list(graph.node)
+    if any(attr.HasField("g") or attr.graphs for node in nodes for attr in node.attribute):
+        raise FloatModelError("fp16 conversion does not support subgraphs (If/Loop/Scan)")
+    keep_fp32 = _fp32_node_indices(nodes)
+
+    # Element types of all tensors in the float32 graph; only whether a tensor is FLOAT matters.
+    elem_type = _infer_elem_types(model)
+    initializers = {t.name: t for t in graph.initializer}
+    elem_type.update({name: t.data_type for name, t in initializers.items()})
+    graph_inputs = {i.name for i in graph.input}
+    fp32_tensors = set(graph_inputs)  # float tensors computed in float32
+    for index in keep_fp32:
+        fp32_tensors.update(nodes[index].output)
+
+    def wanted(index: int, node: NodeProto, position: int) -> int:
+        if index in keep_fp32 or position in _ALWAYS_FLOAT_INPUTS.get(node.op_type, ()):
+            return TensorProto.FLOAT
+        return TensorProto.FLOAT16
+
+    def float_inputs(index: int, node: NodeProto) -> Iterator[tuple[int, str, int]]:
+        for position, name in enumerate(node.input):
+            if name and elem_type.get(name) == TensorProto.FLOAT:
+                yield position, name, wanted(index, node, position)
+            elif name and name not in elem_type:
+                raise FloatModelError(f"fp16: no type inferred for {name!r} ({node.name})")
+
+    # Float initializers: convert in place when only float16 nodes read them, else add a copy.
+    init_wants: dict[str, set[int]] = defaultdict(set)
+    for index, node in enumerate(nodes):
+        for _, name, want in float_inputs(index, node):
+            if name in initializers:
+                init_wants[name].add(want)
+    fp16_init_name: dict[str, str] = {}
+    for name, wants in init_wants.items():
+        if TensorProto.FLOAT16 not in wants:
+            continue
+        values = _to_fp16_array(numpy_helper.to_array(initializers[name]))
+        if wants == {TensorProto.FLOAT16}:
+            initializers[name].CopyFrom(numpy_helper.from_array(values, name))
+            fp16_init_name[name] = name
+        else:
+            fp16_init_name[name] = _unique(f"{name}_fp16", elem_type)
+            elem_type[fp16_init_name[name]] = TensorProto.FLOAT16
+            graph.initializer.append(numpy_helper.from_array(values, fp16_init_name[name]))
+
+    casts: dict[tuple[str, int], str] = {}
+    new_nodes: list[NodeProto] = []
+
+    def cast(name: str, to: int) -> str:
+        """Name of *name* cast to *to*, emitting the Cast before its first consumer."""
+        if (name, to) not in casts:
+            suffix = "fp16" if to == TensorProto.FLOAT16 else "fp32"
+            out = _unique(f"{name}_{suffix}", elem_type)
+            elem_type[out] = to
+            new_nodes.append(helper.make_node("Cast", [name], [out], name=out, to=to))
+            casts[name, to] = out
+        return casts[name, to]
+
+    for index, node in enumerate(nodes):
+        for position, name, want in float_inputs(index, node):
+            if name in initializers:
+                if want == TensorProto.FLOAT16:
+                    node.input[position] = fp16_init_name[name]
+                continue
+            have = TensorProto.FLOAT if name in fp32_tensors else TensorProto.FLOAT16
+            if have != want:
+                node.input[position] = cast(name, want)
+        if index not in keep_fp32:
+            _retype_attributes(node)
+        new_nodes.append(node)
+
+    # Model outputs stay float32: cast any that a float16 node computes.
+    renamed: dict[str, str] = {}
+    for output in graph.output:
+        name = output.name
+        if elem_type.get(name) == TensorProto.FLOAT and name not in fp32_tensors:
+            renamed[name] = _unique(f"{name}_fp16", elem_type)
+            elem_type[renamed[name]] = TensorProto.FLOAT16
+    for node in new_nodes:
+        for field in (node.input, node.output):
+            for position, name in enumerate(field):
+                if name in renamed:
+                    field[position] = renamed[name]
+    for name, fp16_name in renamed.items():
+        new_nodes.append(
+            helper.make_node("Cast", [fp16_name], [name], name=f"{name}_cast", to=TensorProto.FLOAT)
+        )
+
+    del graph.node[:]
+    graph.node.extend(new_nodes)
+    del graph.value_info[:]  # stale types; ONNX Runtime infers them again
+    return model
+
+
+def _retype_attributes(node: NodeProto) -> None:
+    """Make a float16 node's float-typed attributes (Cast targets, constants) float16."""
+    from onnx import AttributeProto, TensorProto, helper, numpy_helper
+
+    if node.op_type == "Cast":
+        for attr in node.attribute:
+            if attr.name == "to" and attr.i == TensorProto.FLOAT:
+                attr.i = TensorProto.FLOAT16
+    elif node.op_type == "ConstantOfShape" and not any(a.name == "value" for a in node.attribute):
+        node.attribute.append(
+            helper.make_attribute("value", helper.make_tensor("value", TensorProto.FLOAT16, [1], [0]))
+        )
+    for attr in node.attribute:
+        if attr.type == AttributeProto.TENSOR and attr.t.data_type == TensorProto.FLOAT:
+            values = _to_fp16_array(numpy_helper.to_array(attr.t))
+            attr.t.CopyFrom(numpy_helper.from_array(values, attr.t.name))
+        elif attr.type == AttributeProto.TENSORS or attr.name == "dtype":
+            raise FloatModelError(f"fp16: unsupported attribute {attr.name!r} on {node.name}")
+
+
+def _to_fp16_array(values: npt.NDArray[Any]) -> npt.NDArray[np.float16]:
+    """Cast to float16 without creating inf (clip to ±65504) or zeros (tiny -> min subnormal).
+
+    The BERT attention mask uses float32's lowest value; as -inf it would turn 0 * mask into NaN.
+    """
+    import numpy as np
+
+    clipped = np.clip(values, -_FP16_MAX, _FP16_MAX)
+    tiny = (clipped != 0) & (np.abs(clipped) < _FP16_MIN_SUBNORMAL)
+    if tiny.any():
+        clipped = np.where(tiny, np.sign(clipped) * _FP16_MIN_SUBNORMAL, clipped)
+    return clipped.astype(np.float16)
+
+
+def _infer_elem_types(model: ModelProto) -> dict[str, int]:
+    """Element type of every tensor, by ONNX type inference on a weightless copy of the graph.
+
+    Large initializers become typed graph inputs so inference does not serialize 300 MB of
+    weights; small ones (shape constants) stay, as inference reads their values.
+    """
+    from onnx import helper, shape_inference
+
+    graph = model.graph
+    small = [t for t in graph.initializer if _num_elements(t.dims) <= 64]
+    small_names = {t.name for t in small}
+    weights = [
+        helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+        for t in graph.initializer
+        if t.name not in small_names
+    ]
+    light = helper.make_model(
+        helper.make_graph(
+            list(graph.node),
+            graph.name,
+            [*graph.input, *weights],
+            list(graph.output),
+            small,
+            value_info=list(graph.value_info),
+        ),
+        opset_imports=list(model.opset_import),
+        ir_version=model.ir_version,
+    )
+    inferred = shape_inference.infer_shapes(light).graph
+    types = {
+        v.name: v.type.tensor_type.elem_type
+        for v in (*inferred.value_info, *inferred.input, *inferred.output)
+        if v.type.tensor_type.elem_type
+    }
+    types.update({t.name: t.data_type for t in graph.initializer})
+    # ONNX has no schemas for ONNX Runtime's contrib ops (FastGelu, SkipLayerNormalization,
+    # FusedMatMul here); their outputs have the type of their first input.
+    for node in graph.node:
+        if node.domain == "com.microsoft" and node.input and node.input[0] in types:
+            for name in node.output:
+                if name:
+                    types.setdefault(name, types[node.input[0]])
+    return types
+
+
+def _num_elements(dims: Iterable[int]) -> int:
+    count = 1
+    for dim in dims:
+        count *= dim
+    return count
+
+
+def _unique(name: str, taken: dict[str, int]) -> str:
+    candidate, suffix = name, 0
+    while candidate in taken:
+        suffix += 1
+        candidate = f"{name}_{suffix}"
+    return candidate
+
+
+def _fp32_node_indices(nodes: list[NodeProto]) -> set[int]:
+    """Indices of the nodes that must compute in float32 in the fp16 model.
+
+    * Harmonic source: from the F0 upsampling to the noise convolutions' input. It integrates
+      F0 into a running phase (~5e4 rad after 6 s of audio at the 9th harmonic, overflowing
+      float16 beyond ~8 s and far too coarse before), then takes an STFT whose phase is
+      atan(imag / real): ratios up to ~7e5, and 0/0.
+    * Inverse STFT: everything after conv_post (exp of the log magnitude, sin of the phase, the
+      overlap-add and its normalisation, which divides by window sums).
+    * Alignment: from the duration Round to the token/frame comparisons. Frame indices above
+      2048 are not exact in float16 (long inputs at slow speed reach that), which would
+      misassign frames to tokens.
+    """
+    producer = {name: index for index, node in enumerate(nodes) for name in node.output if name}
+    consumers: dict[str, list[int]] = defaultdict(list)
+    for index, node in enumerate(nodes):
+        for name in node.input:
+            consumers[name].append(index)
+
+    def descendants(starts: Iterable[int]) -> set[int]:
+        seen: set[int] = set()
+        stack = list(starts)
+        while stack:
+            index = stack.pop()
+            if index not in seen:
+                seen.add(index)
+                stack.extend(c for name in nodes[index].output for c in consumers[name])
+        return seen
+
+    def ancestors(tensors: Iterable[str]) -> set[int]:
+        seen: set[int] = set()
+        stack = [producer[name] for name in tensors if name in producer]
+        while stack:
+            index = stack.pop()
+            if index not in seen:
+                seen.add(index)
+                stack.extend(producer[name] for name in nodes[index].input if name in producer)
+        return seen
+
+    def named(prefix: str) -> list[int]:
+        found = [index for index, node in enumerate(nodes) if node.name.startswith(prefix)]
+        if not found:
+            raise FloatModelError(
+                f"fp16: no nodes under {prefix!r}; cannot locate the subgraphs that must stay "
+                "float32 (this converter knows the Kokoro v1.0 export)"
+            )
+        return found
+
+    def of_type(op_type: str) -> list[int]:
+        found = [index for index, node in enumerate(nodes) if node.op_type == op_type]
+        if len(found) != 1:
+            raise FloatModelError(f"fp16: expected one {op_type} node, found {len(found)}")
+        return found
+
+    noise_conv_inputs = [nodes[index].input[0] for index in named(_NOISE_CONV_SCOPE)]
+    source = descendants(named(_F0_UPSAMPLE_SCOPE)) & ancestors(noise_conv_inputs)
+    conv_post = named(_CONV_POST_SCOPE)
+    istft = descendants(conv_post) - set(conv_post)
+    alignment = descendants(of_type("Round")) & ancestors(nodes[of_type("And")[0]].output)
+    return source | istft | alignment
+
+
+# --------------------------------------------------------------------------------------------
+# I/O
+
+
+def _atomic_write(dst: Path, data: bytes) -> None:
+    """Write *data* to *dst* via a fsynced temporary file and an atomic rename."""
+    dst = Path(dst)
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
+    except OSError as err:
+        raise FloatModelError(f"cannot write {dst}: {err}") from err
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; these are ordinary, shareable cache files
+        os.replace(tmp, dst)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise FloatModelError(f"cannot write {dst}: {err}") from err
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(dst.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Persist the rename itself (POSIX); not possible, nor needed, on Windows."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
