@@ -9,7 +9,7 @@ server itself (cold phrase cache) and reports the server's CPU seconds per secon
     .venv/bin/python bench/latency.py --start                      # plain synthesize, 1 client
     .venv/bin/python bench/latency.py --start --mode stream         # LLM-style streamed text
     .venv/bin/python bench/latency.py --start --clients 3
-    .venv/bin/python bench/latency.py --uri tcp://127.0.0.1:10200   # any other Wyoming TTS (e.g. wyoming-piper)
+    .venv/bin/python bench/latency.py --uri tcp://127.0.0.1:10200   # any Wyoming TTS, e.g. wyoming-piper
 
 Prints a table and one JSON line (prefix ``RESULT``) so runs can be compared.
 """
