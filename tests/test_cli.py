@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import wave
@@ -125,3 +126,13 @@ def test_truncated_model_and_missing_voices(tmp_path: Path, config: Config) -> N
     result = run_cli("voices", "--voices", str(missing), cache_dir=config.resolved_cache_dir())
     assert result.returncode == 1 and str(missing) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_debug_logging_reports_provider_and_node_placement(tmp_path: Path, config: Config) -> None:
+    result = run_cli(
+        "synth", "Hi.", "-o", str(tmp_path / "o.wav"), "--debug", cache_dir=config.resolved_cache_dir()
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Using CPU" in result.stderr
+    # The int8 model's quantized operators show up as run by the CPU provider.
+    assert re.search(r"CPUExecutionProvider ran \d+ nodes: .*ConvInteger×\d+", result.stderr)

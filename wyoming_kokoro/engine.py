@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import tempfile
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
@@ -36,7 +37,15 @@ from .audio import SAMPLE_RATE, pcm_seconds, shape_piece, to_pcm16
 from .chunking import MAX_PIECE_TOKENS, PhonemeUnit, Segment, TextSegmenter, take_piece
 from .config import Config
 from .frontend import MAX_TOKENS, TextFrontend
-from .providers import CPU, CUDA, ProviderChoice, ProviderError, choose_provider, provider_chain
+from .providers import (
+    CPU,
+    CUDA,
+    ProviderChoice,
+    ProviderError,
+    choose_provider,
+    node_placement,
+    provider_chain,
+)
 from .voices import ResolvedVoice, VoiceError, VoiceLibrary, describe_voice
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -227,8 +236,12 @@ class SynthesisStream:
             self.fail(EngineError(f"text front end failed: {err}"))
 
 
-def _session_options(threads: int) -> ort.SessionOptions:
+def _session_options(threads: int, profile_prefix: str | None = None) -> ort.SessionOptions:
     options = ort.SessionOptions()
+    if profile_prefix is not None:
+        # Debug logging: profile the first inferences to report where each node ran.
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     # Sequential execution: the parallel mode is ~1.8x slower on this graph.
@@ -283,6 +296,11 @@ class KokoroEngine:
         if check_table is None:
             check_table = next(iter(tables.values()))
         threads = config.resolved_threads()
+        profile_prefix = (
+            str(Path(tempfile.gettempdir()) / f"wyoming-kokoro-{os.getpid()}")
+            if config.log_level == "debug"
+            else None
+        )
         int8_model = assets.ensure_model(config.model, cache_dir)
 
         def model_for(chain: list[tuple[str, Any]]) -> Path:
@@ -294,7 +312,7 @@ class KokoroEngine:
             path = model_for(chain)
             try:
                 session = ort.InferenceSession(
-                    str(path), sess_options=_session_options(threads), providers=chain
+                    str(path), sess_options=_session_options(threads, profile_prefix), providers=chain
                 )
             except Exception as err:
                 if chain[0][0] != CPU:
@@ -348,6 +366,8 @@ class KokoroEngine:
         if choice.device == "cuda":
             engine.cpu_session_factory = lambda: make_session(provider_chain("cpu"))
         engine.warm_up()
+        if profile_prefix is not None:
+            _log_node_placement(engine.session)
         _LOGGER.info("Engine ready in %.1f s", time.monotonic() - started)
         return engine
 
@@ -526,7 +546,17 @@ def _run_session(
         "style": style,
         "speed": np.array([speed], dtype=np.float32),
     }
-    audio = session.run(None, feeds)[0]
+    if CUDA in getattr(session, "get_providers", list)():
+        # Inputs are bound from host memory and the output is allocated on the host by ONNX
+        # Runtime itself, so each call makes exactly one device→host copy of the audio.
+        binding = session.io_binding()
+        for name, value in feeds.items():
+            binding.bind_cpu_input(name, value)
+        binding.bind_output(session.get_outputs()[0].name, "cpu")
+        session.run_with_iobinding(binding)
+        audio = binding.copy_outputs_to_cpu()[0]
+    else:
+        audio = session.run(None, feeds)[0]
     return np.asarray(audio, dtype=np.float32).ravel()
 
 
@@ -554,6 +584,17 @@ def _float_model_for_cuda(int8_model: Path, cache_dir: Path) -> Path:
     except Exception as err:  # the onnx package is an optional extra
         _LOGGER.warning("Cannot build a float model for CUDA (%s); trying the int8 model", err)
         return int8_model
+
+
+def _log_node_placement(session: ort.InferenceSession) -> None:
+    """Debug: which execution provider ran which operators (from ONNX Runtime's profile)."""
+    profile = Path(session.end_profiling())
+    try:
+        for provider, ops in sorted(node_placement(profile).items()):
+            summary = ", ".join(f"{op}×{count}" for op, count in ops.most_common())
+            _LOGGER.debug("%s ran %d nodes: %s", provider, sum(ops.values()), summary)
+    finally:
+        profile.unlink(missing_ok=True)
 
 
 def _warn_if_quantized(model_path: Path) -> None:

@@ -9,9 +9,12 @@ arguments, which keeps it testable without a GPU.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 _LOGGER = logging.getLogger(__name__)
@@ -94,3 +97,20 @@ def choose_provider(
     check(session)
     reason = "device: cpu in config" if device == "cpu" else (cuda_problem or "CPU")
     return ProviderChoice(session, "cpu", reason)
+
+
+def node_placement(profile: Path) -> dict[str, Counter[str]]:
+    """Count the nodes each execution provider ran, by operator type, from an ONNX Runtime
+    profile (``SessionOptions.enable_profiling``). Shows at a glance whether, say, quantized ops
+    fell back from CUDA to the CPU."""
+    events = json.loads(profile.read_text(encoding="utf-8"))
+    seen: set[str] = set()
+    placement: dict[str, Counter[str]] = {}
+    for event in events:
+        args = event.get("args") or {}
+        provider, op, name = args.get("provider"), args.get("op_name"), event.get("name", "")
+        if event.get("cat") != "Node" or not provider or not op or name in seen:
+            continue
+        seen.add(name)
+        placement.setdefault(provider, Counter())[op] += 1
+    return placement
