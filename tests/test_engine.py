@@ -234,3 +234,19 @@ async def test_inference_failure_fails_only_that_request(engine: KokoroEngine) -
     finally:
         engine.session = real_session
     assert samples(await collect(engine, "This one works.")).size > 0
+
+
+async def test_a_client_that_stops_reading_holds_back_synthesis(engine: KokoroEngine) -> None:
+    stream = engine.open_stream()
+    stream.feed("The next sentence is one of many in a long reply. " * 12)
+    stream.close()
+    before = engine.stats.pieces
+    for _ in range(1200):  # until the engine may do nothing more for this stream
+        await asyncio.sleep(0.1)
+        if not stream.in_flight and stream._output.qsize() >= 2:
+            break
+    await asyncio.sleep(0.5)
+    assert engine.stats.pieces - before == 2  # two pieces ahead, not the whole text
+    assert stream.units  # the rest waits for the reader
+    pieces = [piece async for piece in stream]  # the reader comes back: everything arrives
+    assert len(pieces) > 3

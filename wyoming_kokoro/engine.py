@@ -7,9 +7,9 @@ Why it is built this way (numbers from the 2-core CPU this project targets):
   one inference at a time, using all physical cores, run in a worker thread so the asyncio loop (and
   with it ``describe`` and every other client) is never blocked.
 * Latency is decided by the first piece of each reply; later pieces have the playback time of the
-  audio already sent to spare. So pieces are scheduled earliest-deadline-first: a reply's first
-  piece is due on arrival, a continuation piece is due when its client's buffered audio runs out.
-  A short reply therefore overtakes a long announcement, and the announcement still never stalls.
+  audio already sent to spare. So a reply's first piece goes ahead of every continuation piece,
+  and continuation pieces go earliest-deadline-first (due when their client's buffered audio runs
+  out). A short reply therefore overtakes a long announcement, which still rarely stalls.
 * Each reply has at most one piece in flight, which keeps its pieces in order and lets the next
   piece be packed from whatever text has arrived by then (so its size can grow with the buffer).
 """
@@ -59,6 +59,8 @@ _LOGGER = logging.getLogger(__name__)
 #: How fast continuation pieces may grow: a piece may hold this many times the tokens already done.
 _GROWTH = 2.0
 _MIN_BUDGET = 40
+#: Pieces a stream may have synthesized but not yet taken by its consumer.
+_MAX_UNREAD = 2
 
 
 class EngineError(RuntimeError):
@@ -175,6 +177,7 @@ class SynthesisStream:
     async def __aiter__(self) -> AsyncIterator[AudioPiece]:
         while True:
             item = await self._output.get()
+            self._engine._wake()  # room in the output again: this stream may be scheduled
             if item is None:
                 return
             if isinstance(item, BaseException):
@@ -192,7 +195,20 @@ class SynthesisStream:
 
     @property
     def ready(self) -> bool:
-        return bool(self.units) and not self.in_flight and not self.cancelled
+        """Has text to speak, nothing in flight, and its consumer keeps up: a client that stops
+        reading gets at most ``_MAX_UNREAD`` pieces synthesized ahead, not its whole text."""
+        return (
+            bool(self.units)
+            and not self.in_flight
+            and not self.cancelled
+            and self._output.qsize() < _MAX_UNREAD
+        )
+
+    @property
+    def priority(self) -> tuple[int, float]:
+        """First pieces before continuation pieces (those have playback time to spare), then
+        earliest deadline first."""
+        return (0 if self.first_audio_at is None else 1, self.deadline)
 
     def next_budget(self) -> int:
         if self.tokens_done == 0:
@@ -476,7 +492,7 @@ class KokoroEngine:
                 wakeup.clear()
                 await wakeup.wait()
                 continue
-            stream = min(ready, key=lambda s: s.deadline)
+            stream = min(ready, key=lambda s: s.priority)
             piece = take_piece(stream.units, stream.next_budget())
             if piece is None:
                 continue
