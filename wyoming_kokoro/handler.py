@@ -13,6 +13,15 @@ connection stays usable after any of them. An error that answers a request goes 
 speaker, so it arrives after the audio of earlier requests, in request order; a streamed request
 that fails still ends with ``synthesize-stopped`` once the client sends ``synthesize-stop``, because
 that is the event streaming clients (Home Assistant) wait for.
+
+Whatever reaches the port is untrusted. Events are read by :class:`.protocol.EventReader`, which
+bounds every size before reading (see :class:`.protocol.EventLimits`). Bytes that are not a
+well-formed event end the connection, since where the next event starts is then unknown; the
+replies asked for before them are still sent, then the error, then the connection closes. Events
+of types this server does not know are ignored, as Wyoming peers do, so that newer clients keep
+working. A connection holds at most :data:`MAX_PENDING_REQUESTS` unanswered requests: beyond that
+its events are not read until a reply is done, which keeps a client that pipelines thousands of
+requests from queueing unbounded work, without refusing anything.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from typing import Any
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
-from wyoming.event import Event, async_read_event
+from wyoming.event import Event
 from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice
 from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler
@@ -44,6 +53,7 @@ from . import __version__
 from .audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, pcm_seconds
 from .config import Config, LimitsConfig
 from .engine import EngineBusy, EngineError, KokoroEngine, SynthesisStream
+from .protocol import EventLimits, EventReader, ProtocolError
 from .voices import VoiceError, parse_blend
 
 _LOGGER = logging.getLogger(__name__)
@@ -70,7 +80,13 @@ KOKORO_ATTRIBUTION = Attribution(
 #: Release of the Kokoro model and voice pack this server speaks with.
 KOKORO_VERSION = "1.0"
 
-#: Seconds a refused (over the connection limit) client gets to read its ``busy`` error.
+#: Requests one connection may have waiting or being answered before its next events wait to be
+#: read. Home Assistant sends one request per connection; 16 leaves room for clients that queue a
+#: few announcements, while one connection can only ever hold 16 replies in the engine.
+MAX_PENDING_REQUESTS = 16
+
+#: Seconds a client that is being closed on (refused, or after a malformed event) gets to read its
+#: error while the server drops what it still sends.
 _REFUSAL_GRACE = 2.0
 
 
@@ -164,6 +180,10 @@ class _IdleTimeout(Exception):
     """The client has been silent for ``limits.idle_timeout`` seconds."""
 
 
+class _StalledClient(ConnectionError):
+    """The client has not read what it was sent for ``limits.idle_timeout`` seconds."""
+
+
 class KokoroEventHandler(AsyncEventHandler):
     """Handles the events of one Wyoming connection (see the module docstring for the design)."""
 
@@ -181,6 +201,10 @@ class KokoroEventHandler(AsyncEventHandler):
         self._waiting_for_engine = False
         self._last_activity = time.monotonic()
         self._closed = asyncio.Event()
+        #: Set whenever a reply is done (or the connection aborts): room for another request.
+        self._room = asyncio.Event()
+        self._events = EventReader(reader, EventLimits.for_text(context.limits.max_text_chars))
+        self._protocol_error: ProtocolError | None = None
         self._peer = _peer_name(writer)
         context.handlers.add(self)
 
@@ -188,8 +212,10 @@ class KokoroEventHandler(AsyncEventHandler):
     async def run(self) -> None:
         """Read events until the client leaves, goes silent too long, or the server stops.
 
-        Replaces the base class loop to add the connection limit and the idle watchdog, and to
-        finish speaking for a client that closed only its sending side after its last request.
+        Replaces the base class loop to add the connection limit, the idle watchdog and bounded
+        reading, and to finish speaking for a client that closed only its sending side after its
+        last request. Nothing a client sends escapes as an exception: a bug shows as one logged
+        traceback and a closed connection, never as an unretrieved task exception.
         """
         context = self.context
         try:
@@ -207,6 +233,10 @@ class KokoroEventHandler(AsyncEventHandler):
                         _LOGGER.info("%s left in the middle of a text stream", self._peer)
                     else:
                         await self.finish()
+                elif ended == "protocol" and self._protocol_error is not None and not self._aborted:
+                    await self._end_with_protocol_error(self._protocol_error)
+            except Exception:
+                _LOGGER.exception("Unexpected error on the connection to %s; closing it", self._peer)
             finally:
                 context.active -= 1
         finally:
@@ -246,7 +276,11 @@ class KokoroEventHandler(AsyncEventHandler):
     async def _read_events(self) -> str:
         while self._is_running:
             try:
+                await self._wait_for_room()
                 event = await self._next_event()
+            except ProtocolError as err:
+                self._protocol_error = err
+                return "protocol"
             except _IdleTimeout:
                 _LOGGER.info(
                     "Closing %s: silent for %g s (limits.idle_timeout)",
@@ -264,10 +298,11 @@ class KokoroEventHandler(AsyncEventHandler):
         return "stopped"
 
     async def _next_event(self) -> Event | None:
-        """The next event, or :class:`_IdleTimeout` once the client has been silent too long."""
+        """The next event, or :class:`_IdleTimeout` once the client has been silent too long.
+        Raises :class:`ProtocolError` for bytes that are not a well-formed event."""
         if self.context.limits.idle_timeout <= 0:
-            return await async_read_event(self.reader)
-        read = asyncio.ensure_future(async_read_event(self.reader))
+            return await self._events.read_event()
+        read = asyncio.ensure_future(self._events.read_event())
         try:
             if not await self._watch(read):
                 raise _IdleTimeout
@@ -275,6 +310,21 @@ class KokoroEventHandler(AsyncEventHandler):
         finally:
             if not read.done():
                 read.cancel()
+
+    def _pending_requests(self) -> int:
+        return self._replies.qsize() + (self._current is not None)
+
+    async def _wait_for_room(self) -> None:
+        """Hold off reading while :data:`MAX_PENDING_REQUESTS` requests are unanswered. The client's
+        further events wait in the socket (TCP slows the client down) instead of in memory."""
+        while self._pending_requests() >= MAX_PENDING_REQUESTS and not self._aborted:
+            self._room.clear()
+            room = asyncio.ensure_future(self._room.wait())
+            try:
+                if not await self._watch(room):
+                    raise _IdleTimeout
+            finally:
+                room.cancel()
 
     async def _watch(self, future: asyncio.Future[Any]) -> bool:
         """Wait for ``future``; False if the connection went idle first.
@@ -310,11 +360,36 @@ class KokoroEventHandler(AsyncEventHandler):
             self.context.active,
         )
         error = RequestError(BUSY, "Too many connections to the Kokoro server; try again shortly")
-        with contextlib.suppress(ConnectionError, OSError, RuntimeError, asyncio.TimeoutError):
+        with contextlib.suppress(ConnectionError, OSError, RuntimeError):
             await self.write_event(error.event())
-            if self.writer.can_write_eof():
-                self.writer.write_eof()
-            # Closing with unread input would reset the connection and could lose the error.
+            await self._close_gently()
+
+    async def _end_with_protocol_error(self, err: ProtocolError) -> None:
+        """Answer bytes that are not a well-formed event: the replies asked for before them are
+        sent first, then the error (so it cannot be taken for an earlier request's answer), then
+        the connection closes. A text stream still open has lost text, so it ends with the error."""
+        event_type = err.event_type or ""
+        too_long = err.too_large and (Synthesize.is_type(event_type) or SynthesizeChunk.is_type(event_type))
+        error = RequestError(TEXT_TOO_LONG if too_long else BAD_REQUEST, f"Malformed event: {err}")
+        _LOGGER.warning("Closing %s after a malformed event: %s", self._peer, err)
+        if self._open is not None:
+            self._open.fail(error)
+            self._open.stop_received.set()
+            self._open = None
+        else:
+            self._submit(_Reply(streaming=False, error=error))
+        await self.finish()
+        if not self._aborted:
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                await self._close_gently()
+
+    async def _close_gently(self) -> None:
+        """Half-close, then drop what the client still sends for a moment before the socket is
+        closed: closing with unread input resets the connection, which can destroy the error the
+        client has not read yet."""
+        if self.writer.can_write_eof():
+            self.writer.write_eof()
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._discard_input(), _REFUSAL_GRACE)
 
     async def _discard_input(self) -> None:
@@ -331,9 +406,32 @@ class KokoroEventHandler(AsyncEventHandler):
             if reply is not None:
                 reply.cancel()
         self._open = None
+        self._room.set()
         speaker = self._speaker
         if speaker is not None and not speaker.done() and speaker is not asyncio.current_task():
             speaker.cancel()
+
+    async def write_event(self, event: Event) -> None:
+        """Send one event. A client that reads nothing for ``idle_timeout`` seconds while the
+        server has something to send is gone in all but name (or half-open: its host vanished);
+        without this bound a write would wait for it forever, and with it the read loop that
+        answers ``describe``, so no idle check would ever close the connection."""
+        timeout = self.context.limits.idle_timeout
+        if timeout <= 0:
+            await super().write_event(event)
+            return
+        # asyncio.wait rather than wait_for: before Python 3.12, wait_for loses a cancellation that
+        # arrives as the write completes, and the speaker must stay cancellable (disconnect waits
+        # for it).
+        write = asyncio.ensure_future(super().write_event(event))
+        try:
+            done, _ = await asyncio.wait({write}, timeout=timeout)
+        finally:
+            if not write.done():
+                write.cancel()
+        if not done:
+            raise _StalledClient(f"the client read nothing for {timeout:g} s")
+        write.result()
 
     # -- events ----------------------------------------------------------------------------------
     async def handle_event(self, event: Event) -> bool:
@@ -358,9 +456,11 @@ class KokoroEventHandler(AsyncEventHandler):
             _LOGGER.info("Rejected %s from %s: %s (%s)", event.type, self._peer, err.text, err.code)
             try:
                 await self.write_event(err.event())
-            except (ConnectionError, OSError):
+            except (ConnectionError, OSError) as lost:
+                _LOGGER.info("Closing %s: %s", self._peer, lost)
                 return False
-        except (ConnectionError, OSError):
+        except (ConnectionError, OSError) as lost:
+            _LOGGER.info("Closing %s: %s", self._peer, lost)
             return False
         return True
 
@@ -370,9 +470,11 @@ class KokoroEventHandler(AsyncEventHandler):
             # not stream; the text has already arrived in chunks.
             _LOGGER.debug("Ignoring synthesize inside a text stream")
             return
-        text = _text_of(event)
-        reply = _Reply(streaming=False, chars=len(text), has_words=bool(text.strip()))
+        reply = _Reply(streaming=False)
         try:
+            text = _text_of(event)  # inside: a bad request is answered in order, like any other
+            reply.chars = len(text)
+            reply.has_words = bool(text.strip())
             if not reply.has_words:
                 raise RequestError(BAD_REQUEST, "Nothing to say: the text is empty")
             self._check_length(reply.chars)
@@ -401,12 +503,13 @@ class KokoroEventHandler(AsyncEventHandler):
         reply = self._open
         if reply is None:
             raise RequestError(BAD_REQUEST, "synthesize-chunk without synthesize-start")
-        text = _text_of(event)
         if reply.stream is None or reply.error is not None or reply.audio_done:
             return  # the stream already failed; its text is dropped until synthesize-stop
-        reply.chars += len(text)
-        reply.has_words = reply.has_words or bool(text.strip())
         try:
+            # A chunk that cannot be read fails the stream: its audio would have a hole otherwise.
+            text = _text_of(event)
+            reply.chars += len(text)
+            reply.has_words = reply.has_words or bool(text.strip())
             self._check_length(reply.chars)
             _feed(reply.stream, text)  # verbatim: fragments may split words or lack spaces
         except RequestError as err:
@@ -479,6 +582,7 @@ class KokoroEventHandler(AsyncEventHandler):
                 reply.cancel()  # frees the engine's bookkeeping; a no-op for a finished stream
                 self._current = None
                 self._last_activity = time.monotonic()
+                self._room.set()
 
     async def _send_reply(self, reply: _Reply) -> None:
         started = False
