@@ -56,9 +56,10 @@ import onnxruntime as ort
 
 _LOGGER = logging.getLogger(__name__)
 
-#: How fast continuation pieces may grow: a piece may hold this many times the tokens already done.
-_GROWTH = 2.0
-_MIN_BUDGET = 40
+#: Share of the buffered audio a continuation piece may take to synthesize (the rest is margin).
+_SAFETY = 0.8
+#: Smallest continuation piece (about 3–4 words): smaller pieces sound rushed and cost overhead.
+_MIN_BUDGET = 24
 #: Pieces a stream may have synthesized but not yet taken by its consumer.
 _MAX_UNREAD = 2
 
@@ -89,6 +90,26 @@ class _Stats:
     inference_seconds: float = 0.0
     audio_seconds: float = 0.0
     cache_hits: int = 0
+
+
+@dataclass
+class SpeedModel:
+    """How fast this machine synthesizes, learned from recent pieces (moving averages).
+
+    Starts from figures measured on a 2-core CPU and adapts within a few pieces, so piece sizes
+    fit the hardware the server actually runs on (a GPU gets long pieces, a slow CPU short ones).
+    """
+
+    rtf: float = 0.7  # inference seconds per second of audio
+    audio_per_token: float = 0.07  # seconds of audio per phoneme token
+    overhead: float = 0.05  # fixed seconds per inference
+
+    def update(self, tokens: int, audio_seconds: float, inference_seconds: float) -> None:
+        if tokens <= 0 or audio_seconds <= 0:
+            return
+        weight = 0.3
+        self.rtf += weight * (inference_seconds / audio_seconds - self.rtf)
+        self.audio_per_token += weight * (audio_seconds / tokens - self.audio_per_token)
 
 
 class PhraseCache:
@@ -211,9 +232,18 @@ class SynthesisStream:
         return (0 if self.first_audio_at is None else 1, self.deadline)
 
     def next_budget(self) -> int:
+        """Tokens for this reply's next piece: the first segment whole; after that as much as can
+        be synthesized before the audio already sent runs out, at the speed the engine has
+        actually been running (so a slow CPU gets smaller pieces instead of stalls)."""
         if self.tokens_done == 0:
             return min(len(self.units[0].phonemes), MAX_TOKENS)
-        return max(_MIN_BUDGET, min(MAX_PIECE_TOKENS, int(self.tokens_done * _GROWTH)))
+        assert self.first_audio_at is not None
+        buffered = self.first_audio_at + self.audio_seconds - time.monotonic()
+        speed = self._engine.speed_model
+        # Other replies with work share the one session: each gets a share of its speed.
+        sharing = max(1, sum(1 for s in self._engine._streams if s.units or s.in_flight))
+        tokens = (buffered * _SAFETY / sharing - speed.overhead) / (speed.rtf * speed.audio_per_token)
+        return max(_MIN_BUDGET, min(MAX_PIECE_TOKENS, int(tokens)))
 
     def deliver(self, piece: AudioPiece) -> None:
         if self.cancelled:
@@ -291,6 +321,7 @@ class KokoroEngine:
         self.voices = voices
         self.cache = PhraseCache(config.phrase_cache_size)
         self.stats = _Stats()
+        self.speed_model = SpeedModel()
         self._streams: list[SynthesisStream] = []
         self._infer_pool = ThreadPoolExecutor(1, thread_name_prefix="kokoro-infer")
         self._g2p_pool = ThreadPoolExecutor(1, thread_name_prefix="kokoro-g2p")
@@ -542,6 +573,7 @@ class KokoroEngine:
         self.stats.pieces += 1
         self.stats.inference_seconds += elapsed
         self.stats.audio_seconds += pcm_seconds(pcm)
+        self.speed_model.update(len(ids), pcm_seconds(pcm), elapsed)
         _LOGGER.debug("Piece of %d tokens: %.2f s audio in %.3f s", len(ids), pcm_seconds(pcm), elapsed)
         self.cache.put(key, pcm)
         return pcm
