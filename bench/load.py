@@ -32,8 +32,6 @@ import math
 import os
 import random
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -41,6 +39,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from latency import free_port, percentile  # shared with the latency benchmark (same folder)
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient
 from wyoming.error import Error
@@ -86,21 +85,6 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
-
-
-def percentile(values: list[float], q: float) -> float:
-    clean = sorted(v for v in values if not math.isnan(v))
-    if not clean:
-        return math.nan
-    if len(clean) == 1:
-        return clean[0]
-    return statistics.quantiles(clean, n=100, method="inclusive")[int(q) - 1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def read_reply(client: AsyncClient, request: Request, t0: float, streaming: bool) -> None:
