@@ -161,15 +161,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def wait_ready(uri: str, timeout: float) -> None:
+async def wait_ready(uri: str, server: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    """Until the server answers ``describe`` (it loads the model first); fail early if it exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if server is not None and server.poll() is not None:
+            raise SystemExit(f"the server exited with status {server.returncode} while starting")
         try:
             await asyncio.wait_for(describe_latency(uri), 5)
             return
         except (OSError, asyncio.TimeoutError):
             await asyncio.sleep(0.5)
     raise SystemExit(f"server at {uri} did not answer describe within {timeout:.0f} s")
+
+
+def stop_server(server: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM (the server finishes or cancels its work and exits 0), then kill if it hangs."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
@@ -183,7 +195,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             "--phrase-cache-size", "0", "--log-level", "warning", *args.server_arg,
         ]  # fmt: skip
         server = subprocess.Popen(command, cwd=REPO)
-        await wait_ready(uri, 300)
+        await wait_ready(uri, server, 300)
     assert uri, "give --uri or --start"
     try:
         # One warm-up request so first-call effects (page cache, allocator) are not in the numbers.
@@ -206,11 +218,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         cpu_used = (cpu_seconds(server.pid) - cpu_before) if server else float("nan")
     finally:
         if server is not None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server, 30)
 
     ok = [r for r in runs if r.error is None]
     audio_total = sum(r.audio_seconds for r in ok)

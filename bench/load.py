@@ -31,7 +31,6 @@ import json
 import math
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -39,7 +38,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from latency import free_port, percentile  # shared with the latency benchmark (same folder)
+from latency import free_port, percentile, stop_server, wait_ready  # shared helpers (same folder)
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient
 from wyoming.error import Error
@@ -165,22 +164,6 @@ async def client_loop(
         await asyncio.sleep(rng.uniform(0, 2 * args.think))
 
 
-async def wait_ready(uri: str, server: subprocess.Popen[bytes] | None, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server is not None and server.poll() is not None:
-            raise SystemExit(f"the server exited with status {server.returncode} while starting")
-        try:
-            async with AsyncClient.from_uri(uri) as client:
-                await client.write_event(Describe().event())
-                if (event := await asyncio.wait_for(client.read_event(), 5)) and Info.is_type(event.type):
-                    return
-        except (OSError, asyncio.TimeoutError):
-            pass
-        await asyncio.sleep(0.5)
-    raise SystemExit(f"server at {uri} did not answer describe within {timeout:.0f} s")
-
-
 #: Seconds between RSS samples (the timeline in the result shows whether memory levels off).
 RSS_PERIOD = 10.0
 
@@ -295,11 +278,7 @@ async def main_async(args: argparse.Namespace) -> int:
         if sampler is not None:
             await sampler
         if server is not None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server, 60)
     if stats.rss_samples:
         rss["peak"] = max(stats.rss_samples)
     result = summarize(stats, args, rss, wall)
