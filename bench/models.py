@@ -1,10 +1,13 @@
-"""Model × provider benchmark: int8 / fp32 / fp16, CPU or CUDA, and cuDNN's conv algorithm search.
+"""Model × provider benchmark: int8 / gemm / fp32 / fp16, CPU or CUDA, and cuDNN's conv algorithm search.
+
+``gemm`` is the int8 model with its convs as uint8×int8 MatMulInteger (wyoming_kokoro/cpu_model.py),
+what ``model: auto`` runs on CPUs with VNNI/AMX.
 
 For each configuration it reports the session load time, the first inference on a new input length
 (where cuDNN's EXHAUSTIVE search pays its tuning), the median time for a short reply (time to first
 audio) and a long one, the real-time factor, and the throughput of N concurrent requests.
 
-    .venv/bin/python bench/models.py                         # CPU: int8 vs fp32 vs fp16
+    .venv/bin/python bench/models.py                         # CPU: int8 vs gemm vs fp32 vs fp16
     .venv/bin/python bench/models.py --device cuda            # CUDA: fp32/fp16 × HEURISTIC/DEFAULT/EXHAUSTIVE
     .venv/bin/python bench/models.py --device cuda --models fp32 --searches HEURISTIC --concurrency 4
 
@@ -45,6 +48,13 @@ def model_path(name: str, cache_dir: Path) -> Path:
     int8 = assets.ensure_model("auto", cache_dir)
     if name == "int8":
         return int8
+    if name == "gemm":
+        from wyoming_kokoro.cpu_model import ensure_gemm_model
+
+        def session(path: Path) -> ort.InferenceSession:
+            return ort.InferenceSession(str(path), sess_options=_session_options(2), providers=[CPU])
+
+        return ensure_gemm_model(int8, cache_dir, session)
     from wyoming_kokoro.float_model import ensure_float_model
 
     return ensure_float_model(int8, cache_dir, "fp16" if name == "fp16" else "fp32")
@@ -101,7 +111,7 @@ def bench_one(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--models", nargs="+", default=None, help="int8 fp32 fp16")
+    parser.add_argument("--models", nargs="+", default=None, help="int8 gemm fp32 fp16")
     parser.add_argument("--searches", nargs="+", default=["HEURISTIC", "DEFAULT", "EXHAUSTIVE"])
     parser.add_argument("--threads", type=int, default=physical_cores())
     parser.add_argument("--repeat", type=int, default=5)
@@ -113,13 +123,15 @@ def main() -> None:
             f"CUDAExecutionProvider is not available here ({ort.get_available_providers()}); "
             'install onnxruntime-gpu (pip install ".[gpu]") on a machine with an NVIDIA GPU'
         )
-    models = args.models or (["int8", "fp32", "fp16"] if args.device == "cpu" else ["fp32", "fp16"])
+    models = args.models or (["int8", "gemm", "fp32", "fp16"] if args.device == "cpu" else ["fp32", "fp16"])
     searches = args.searches if args.device == "cuda" else ["-"]
     frontend = TextFrontend(["en-us"])
     voices = assets.load_voices(assets.ensure_voices("auto", args.cache_dir))
+    short_ids = frontend.tokenize(frontend.phonemize(SHORT, "en-us"))
+    long_ids = frontend.tokenize(frontend.phonemize(LONG, "en-us"))
     tokens = {
-        "short": frontend.tokenize(frontend.phonemize(SHORT, "en-us")),
-        "long": frontend.tokenize(frontend.phonemize(LONG, "en-us")),
+        "short": short_ids,
+        "long": long_ids,
         "voice": voices["af_heart"],
     }
     rows = []
@@ -142,7 +154,7 @@ def main() -> None:
             f"{row['throughput_audio_s_per_s']:6.2f}"
         )
     print(
-        f"\nshort = {SHORT!r} ({len(tokens['short'])} tokens); long = {len(tokens['long'])} tokens; "
+        f"\nshort = {SHORT!r} ({len(short_ids)} tokens); long = {len(long_ids)} tokens; "
         f"times in seconds (medians of {args.repeat}); tput = audio seconds per wall second at "
         f"concurrency {args.concurrency}"
     )

@@ -211,7 +211,7 @@ class BrokenGpuSession:
 async def test_cuda_failing_at_run_time_falls_back_to_cpu(engine: KokoroEngine) -> None:
     real_session, real_device, real_config = engine.session, engine.device, engine.config
     broken = BrokenGpuSession(real_session)
-    engine.session, engine.device = broken, "cuda"  # type: ignore[assignment]
+    engine.session, engine.device = broken, "cuda"
     engine.config = real_config.model_copy(update={"device": "auto"})
     engine.cpu_session_factory = lambda: real_session
     try:
@@ -227,7 +227,7 @@ async def test_inference_failure_fails_only_that_request(engine: KokoroEngine) -
     from wyoming_kokoro.engine import EngineError
 
     real_session = engine.session
-    engine.session = BrokenGpuSession(real_session)  # type: ignore[assignment]
+    engine.session = BrokenGpuSession(real_session)
     try:
         with pytest.raises(EngineError, match="synthesis failed: CUDA failure 999"):
             await collect(engine, "This one fails.")

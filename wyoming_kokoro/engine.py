@@ -351,8 +351,12 @@ class KokoroEngine:
         int8_model = assets.ensure_model(config.model, cache_dir)
 
         def model_for(chain: list[tuple[str, Any]]) -> Path:
-            if chain[0][0] == CUDA and config.model == "auto":
+            if config.model != "auto":
+                return int8_model  # the user's own file, as it is
+            if chain[0][0] == CUDA:
                 return _float_model_for_cuda(int8_model, cache_dir)
+            if chain[0][0] == CPU:
+                return _gemm_model_for_cpu(int8_model, cache_dir, threads)
             return int8_model
 
         def make_session(chain: list[tuple[str, Any]]) -> ort.InferenceSession:
@@ -618,6 +622,26 @@ def language_code(language: str) -> str:
     code = language.strip().lower().replace("_", "-")
     aliases = {"en": "en-us", "pt": "pt-br", "jp": "ja", "cn": "zh", "zh-cn": "zh", "fr-fr": "fr"}
     return aliases.get(code, code)
+
+
+def _gemm_model_for_cpu(int8_model: Path, cache_dir: Path, threads: int) -> Path:
+    """On CPUs with VNNI/AMX: the int8 model with its convs as uint8×int8 MatMulInteger, which
+    gives the same audio ~1.5–1.9× faster (see cpu_model.py); elsewhere the int8 model as is."""
+    try:
+        from .cpu_model import ensure_gemm_model
+        from .float_model import FloatModelError
+    except ImportError as err:  # pragma: no cover - onnx is a dependency
+        _LOGGER.info("Using %s as exported (%s)", int8_model.name, err)
+        return int8_model
+
+    def session(path: Path) -> ort.InferenceSession:
+        return ort.InferenceSession(str(path), sess_options=_session_options(threads), providers=[CPU])
+
+    try:
+        return ensure_gemm_model(int8_model, cache_dir, session)
+    except (FloatModelError, ImportError, OSError) as err:
+        _LOGGER.info("Using %s as exported: %s", int8_model.name, err)
+        return int8_model
 
 
 def _float_model_for_cuda(int8_model: Path, cache_dir: Path) -> Path:
