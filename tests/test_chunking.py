@@ -32,6 +32,15 @@ def segments(text: str) -> list[tuple[str, str]]:
             ("Okay, the living room thermostat is now set", "word"),
         ),
         ("Good morning! It's Tuesday, March 4th.", ("Good morning! It's Tuesday,", "clause")),
+        # 9-10 words: cut only before a conjunction, else the sentence stays whole (below).
+        (
+            "Your pasta timer has 4 minutes and 30 seconds left.",
+            ("Your pasta timer has 4 minutes", "word"),
+        ),
+        (
+            "Please turn off all the lights in the upstairs hallway.",
+            ("Please turn off all the lights in the upstairs hallway.", "end"),
+        ),
         (
             "Dr. Smith will see you at 3 p.m. today. Bring the forms.",
             ("Dr. Smith will see you at 3 p.m. today.", "sentence"),

@@ -244,12 +244,15 @@ class TextSegmenter:
 
     def flush(self) -> list[Segment]:
         """End of text: everything left is one last segment (if it has anything to say)."""
-        segments = self.feed("")
+        # The end of the text is whitespace too: its last sentence end and last word are final.
+        segments = self.feed(" ")
         rest = self._buffer.strip()
         self._buffer = ""
         if rest:
             segments.append(Segment(rest, "end"))
             self._emitted += 1
+        elif segments:
+            segments[-1] = Segment(segments[-1].text, "end")
         return segments
 
     def _next_segment(self) -> Segment | None:
@@ -286,18 +289,24 @@ class TextSegmenter:
                 if first and words > self.first_max_words + 2:
                     # The first boundary comes late: cut the run-on text at a content word instead.
                     return self._content_word_cut(buffer) or (end, boundary)
+                if first and words > self.first_max_words:
+                    # A little long (9-10 words): cut only where a new phrase starts ("Your pasta
+                    # timer has 4 minutes | and 30 seconds left."), which sounds as natural as
+                    # punctuation; otherwise the whole clause.
+                    return self._content_word_cut(buffer, min_score=3) or (end, boundary)
                 return end, boundary
         if first:
             return self._content_word_cut(buffer)
         return None
 
-    def _content_word_cut(self, buffer: str) -> tuple[int, Boundary] | None:
+    def _content_word_cut(self, buffer: str, min_score: int = 0) -> tuple[int, Boundary] | None:
         """Cut run-on text after a content word, preferring a phrase boundary.
 
         Waits until more than ``first_max_words + 1`` complete words are here, then scores each cut
         after word ``first_min_words + 1`` .. ``first_max_words + 1``: best before a conjunction
         ("closed | and the front door"), then before a preposition or article ("set | to 21.5"),
         then anywhere after a content word; never right after a function word ("the | lights").
+        With ``min_score`` 3 only a cut before a conjunction will do (None when there is none).
         """
         complete = [w for w in _WORD.finditer(buffer) if w.end() < len(buffer)]
         last = self.first_max_words + 1
@@ -314,8 +323,11 @@ class TextSegmenter:
             score = 3 if following in _CONJUNCTIONS else 2 if following in _FUNCTION_WORDS else 1
             if best is None or score >= best[0]:
                 best = (score, index)
-        index = best[1] if best is not None else self.first_max_words
-        return complete[index - 1].end(), "word"
+        if best is None or best[0] < min_score:
+            if min_score:
+                return None
+            best = (0, self.first_max_words)
+        return complete[best[1] - 1].end(), "word"
 
 
 def _bare(word: str) -> str:

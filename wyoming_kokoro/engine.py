@@ -163,6 +163,8 @@ class SynthesisStream:
         self.tokens_done = 0
         self.audio_seconds = 0.0
         self.first_audio_at: float | None = None
+        #: Set when the first piece is out (or the stream ends): later text waits for it, see below.
+        self._first_out = asyncio.Event()
         self._pump = asyncio.create_task(self._phonemize_segments())
 
     # -- input -----------------------------------------------------------------------------
@@ -250,6 +252,7 @@ class SynthesisStream:
             return
         if self.first_audio_at is None:
             self.first_audio_at = time.monotonic()
+            self._first_out.set()
         self.audio_seconds += piece.seconds
         self._output.put_nowait(piece)
         self._finish_if_done()
@@ -267,8 +270,14 @@ class SynthesisStream:
             self._engine._forget(self)
 
     async def _phonemize_segments(self) -> None:
+        """G2P for each segment as it arrives, except that once the first segment is phonemized the
+        rest waits until its audio is out: G2P (spaCy, under the GIL) would otherwise take one of
+        the two cores from the first piece's inference, and later pieces have that audio's
+        playback time to be phonemized in."""
         try:
             while (segment := await self._segments.get()) is not None:
+                if self.first_audio_at is None and (self.units or self.in_flight):
+                    await self._first_out.wait()
                 phonemes = await self._engine._phonemize(segment.text, self.language)
                 if phonemes:
                     self.units.append(PhonemeUnit(phonemes, segment.boundary))
