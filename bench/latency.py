@@ -33,7 +33,14 @@ from pathlib import Path
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient
 from wyoming.info import Describe, Info
-from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeChunk,
+    SynthesizeStart,
+    SynthesizeStop,
+    SynthesizeStopped,
+    SynthesizeVoice,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TEXTS = REPO.parent / "shared" / "texts" / "ha_replies.txt"
@@ -75,7 +82,8 @@ def underrun_seconds(chunks: list[tuple[float, float]]) -> float:
     return stall
 
 
-async def read_audio(client: AsyncClient, run: Run, t0: float) -> None:
+async def read_audio(client: AsyncClient, run: Run, t0: float, streamed: bool) -> None:
+    """Record the audio of one request: a plain one ends at audio-stop, a stream at synthesize-stopped."""
     rate, width, channels = 24000, 2, 1
     while True:
         event = await client.read_event()
@@ -86,7 +94,8 @@ async def read_audio(client: AsyncClient, run: Run, t0: float) -> None:
         if AudioStart.is_type(event.type):
             start = AudioStart.from_event(event)
             rate, width, channels = start.rate, start.width, start.channels
-            run.audio_start = now
+            if math.isnan(run.audio_start):  # a stream may have one audio-start per sentence
+                run.audio_start = now
         elif AudioChunk.is_type(event.type):
             chunk = AudioChunk.from_event(event)
             seconds = len(chunk.audio) / (rate * width * channels)
@@ -95,7 +104,12 @@ async def read_audio(client: AsyncClient, run: Run, t0: float) -> None:
             run.chunk_times.append((now, seconds))
             run.audio_seconds += seconds
             run.last_audio = now
-        elif AudioStop.is_type(event.type):
+        elif AudioStop.is_type(event.type) and not streamed:
+            run.underrun = underrun_seconds(run.chunk_times)
+            return
+        elif SynthesizeStopped.is_type(event.type):
+            # A stream ends here, not at audio-stop: a server may send one audio-start/stop per
+            # sentence (wyoming-piper does), and Home Assistant reads on until synthesize-stopped.
             run.underrun = underrun_seconds(run.chunk_times)
             return
         elif event.type == "error":
@@ -110,11 +124,11 @@ async def one_request(uri: str, text: str, mode: str, voice: str | None, wps: fl
         t0 = time.perf_counter()
         if mode == "plain":
             await client.write_event(Synthesize(text=text, voice=synth_voice).event())
-            await read_audio(client, run, t0)
+            await read_audio(client, run, t0, streamed=False)
             return run
         # Streaming the way Home Assistant does it with an LLM: start, word deltas with leading
         # spaces at a steady pace, the compatibility synthesize with the full text, stop.
-        reader = asyncio.create_task(read_audio(client, run, t0))
+        reader = asyncio.create_task(read_audio(client, run, t0, streamed=True))
         await client.write_event(SynthesizeStart(voice=synth_voice).event())
         words = text.split(" ")
         for index, word in enumerate(words):

@@ -7,6 +7,7 @@ table, the sentences with errors, and one JSON line with the corpus WER with and
 synthesis time.
 
     .venv/bin/python bench/wer.py [--model base|tiny] [--limit N]
+    .venv/bin/python bench/wer.py --kokoro-model fp16 --no-plain   # the float models say the same words?
 
 Slow on purpose-built hardware too: every sentence is synthesized twice and transcribed twice.
 """
@@ -77,9 +78,18 @@ def _front_end_seconds(engine: KokoroEngine, texts: list[str]) -> tuple[float, f
 
 async def _main(args: argparse.Namespace) -> dict[str, object]:
     sentences = load_sentences(CORPUS)[: args.limit]
+    model = "auto"
+    if args.kokoro_model != "auto":
+        # The float models rebuilt from the int8 one (wyoming_kokoro/float_model.py), run on the CPU.
+        from wyoming_kokoro.assets import ensure_model
+        from wyoming_kokoro.float_model import ensure_float_model
+
+        int8 = ensure_model("auto", args.cache_dir)
+        model = str(ensure_float_model(int8, args.cache_dir, args.kokoro_model))
     config = load_config(
         None,
         {
+            "model": model,
             "cache_dir": str(args.cache_dir),
             "device": "cpu",
             "zeroconf": {"enabled": False},
@@ -90,12 +100,14 @@ async def _main(args: argparse.Namespace) -> dict[str, object]:
     whisper = load_whisper(args.cache_dir, args.model)
     try:
         normalized = await round_trip(engine, whisper, sentences, _progress("normalized"))
-        original = wyoming_kokoro.frontend.normalize_text
-        wyoming_kokoro.frontend.normalize_text = _identity
-        try:
-            plain = await round_trip(engine, whisper, sentences, _progress("plain"))
-        finally:
-            wyoming_kokoro.frontend.normalize_text = original
+        plain = normalized
+        if not args.no_plain:
+            original = wyoming_kokoro.frontend.normalize_text
+            wyoming_kokoro.frontend.normalize_text = _identity
+            try:
+                plain = await round_trip(engine, whisper, sentences, _progress("plain"))
+            finally:
+                wyoming_kokoro.frontend.normalize_text = original
         normalize_s, front_end_s = _front_end_seconds(engine, [s.text for s in sentences])
         await engine.aclose()
     finally:
@@ -109,6 +121,7 @@ async def _main(args: argparse.Namespace) -> dict[str, object]:
     synth_s = sum(r.synth_seconds for r in normalized)
     return {
         "model": args.model,
+        "kokoro_model": args.kokoro_model,
         "sentences": len(sentences),
         "wer_normalized": round(ours_wer, 5),
         "wer_plain": round(plain_wer, 5),
@@ -136,6 +149,13 @@ def main() -> None:
     parser.add_argument("--model", choices=("base", "tiny"), default="base")
     parser.add_argument("--limit", type=int, default=None, help="only the first N sentences")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    parser.add_argument(
+        "--kokoro-model",
+        choices=("auto", "fp32", "fp16"),
+        default="auto",
+        help="auto = what the server runs; fp32/fp16 = the float models rebuilt from the int8 one",
+    )
+    parser.add_argument("--no-plain", action="store_true", help="skip the un-normalized comparison run")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(_main(args))))
 
