@@ -115,7 +115,10 @@ async def _main(args: argparse.Namespace) -> dict[str, object]:
 
     print(category_table(normalized, plain))
     ours_wer, plain_wer = corpus_wer(normalized), corpus_wer(plain)
-    print(f"\ncorpus WER {ours_wer:.2%} normalized, {plain_wer:.2%} plain misaki")
+    if args.no_plain:
+        print(f"\ncorpus WER {ours_wer:.2%} normalized ({args.kokoro_model} model)")
+    else:
+        print(f"\ncorpus WER {ours_wer:.2%} normalized, {plain_wer:.2%} plain misaki")
     print(f"\nSentences with errors (normalized):\n{describe_errors(normalized) or '(none)'}")
     ours, theirs = by_category(normalized), by_category(plain)
     synth_s = sum(r.synth_seconds for r in normalized)
@@ -124,7 +127,7 @@ async def _main(args: argparse.Namespace) -> dict[str, object]:
         "kokoro_model": args.kokoro_model,
         "sentences": len(sentences),
         "wer_normalized": round(ours_wer, 5),
-        "wer_plain": round(plain_wer, 5),
+        "wer_plain": None if args.no_plain else round(plain_wer, 5),
         "categories": {
             category: {
                 "sentences": n,

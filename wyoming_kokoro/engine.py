@@ -432,12 +432,20 @@ class KokoroEngine:
         return engine
 
     def warm_up(self) -> None:
-        """First calls are slow (spaCy, ONNX Runtime's kernel selection): pay that at start."""
+        """First calls are slow (spaCy, ONNX Runtime's kernel selection): pay that at start.
+
+        The longest piece the scheduler makes (MAX_PIECE_TOKENS) also grows ONNX Runtime's memory
+        arena to its working size now, so memory in use is flat from the first request on (a
+        later rise would be a leak) and the first long reply does not pay for the allocation.
+        """
         for language in sorted(self.frontend.languages):
             self.frontend.phonemize("Hello, this is a test.", language)
         voice = self.voices.resolve(self.config.voice)
-        for length in (12, 60):
-            _run_session(self.session, [50] * length, voice.table, 1.0)
+        # Real phonemes: the audio's length (what the arena is sized by) follows from them.
+        ids = self.frontend.tokenize(self.frontend.phonemize("Hello, this is a test.", voice.language))
+        ids = (ids * (MAX_PIECE_TOKENS // max(1, len(ids)) + 1))[:MAX_PIECE_TOKENS]
+        for length in (12, MAX_PIECE_TOKENS):
+            _run_session(self.session, ids[:length], voice.table, 1.0)
 
     # -- requests ----------------------------------------------------------------------------
     def resolve_voice(self, voice: str | None = None, language: str | None = None) -> ResolvedVoice:
@@ -689,7 +697,7 @@ def _warn_if_quantized(model_path: Path) -> None:
     if quantized:
         _LOGGER.warning(
             "%s has quantized ops with no CUDA kernels; they run on the CPU. For GPU speed use a "
-            "float model: `model: auto` builds one (needs `pip install onnx`), or run "
+            "float model: `model: auto` builds one, or run "
             "`wyoming-kokoro build-float-model`, or point `model:` at kokoro-v1.0.onnx (fp32)",
             model_path.name,
         )
