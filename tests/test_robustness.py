@@ -624,7 +624,7 @@ async def test_engine_busy_is_answered_with_busy(
                 await first.send(synthesize({"text": LONG}))
                 # The first piece is in the (held) inference; the rest of the reply waits in line.
                 await eventually(
-                    lambda: gated.entered.is_set() and sum(len(s.units) for s in engine._streams) >= 1,
+                    lambda: gated.entered.is_set() and sum(s.queued for s in engine._streams) >= 1,
                     "work is queued",
                 )
                 await second.send(synthesize({"text": SHORT}))

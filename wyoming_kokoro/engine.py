@@ -153,6 +153,7 @@ class SynthesisStream:
         self.created = time.monotonic()
         self._segmenter = TextSegmenter()
         self._segments: asyncio.Queue[Segment | None] = asyncio.Queue()
+        self._waiting_segments = 0  # segments in _segments, not yet phonemized
         self.units: deque[PhonemeUnit] = deque()
         self._output: asyncio.Queue[AudioPiece | BaseException | None] = asyncio.Queue()
         self.in_flight = False
@@ -175,6 +176,7 @@ class SynthesisStream:
         if self.chars > self._engine.config.limits.max_text_chars:
             raise EngineError(f"text is longer than {self._engine.config.limits.max_text_chars} characters")
         for segment in self._segmenter.feed(text):
+            self._waiting_segments += 1
             self._segments.put_nowait(segment)
 
     def close(self) -> None:
@@ -183,6 +185,7 @@ class SynthesisStream:
             return
         self.closed = True
         for segment in self._segmenter.flush():
+            self._waiting_segments += 1
             self._segments.put_nowait(segment)
         self._segments.put_nowait(None)
 
@@ -208,6 +211,12 @@ class SynthesisStream:
             yield item
 
     # -- scheduling ------------------------------------------------------------------------
+    @property
+    def queued(self) -> int:
+        """Pieces of text waiting to be spoken: phonemized units, and segments still waiting for
+        G2P (which holds back until the first audio is out, so units alone would undercount)."""
+        return len(self.units) + self._waiting_segments
+
     @property
     def deadline(self) -> float:
         """When this reply needs its next piece: now-ish for a first piece, else when the audio
@@ -279,6 +288,7 @@ class SynthesisStream:
                 if self.first_audio_at is None and (self.units or self.in_flight):
                     await self._first_out.wait()
                 phonemes = await self._engine._phonemize(segment.text, self.language)
+                self._waiting_segments -= 1
                 if phonemes:
                     self.units.append(PhonemeUnit(phonemes, segment.boundary))
                     self._engine._wake()
@@ -468,7 +478,7 @@ class KokoroEngine:
         speed = self.config.speed if speed is None else float(speed)
         if not 0.5 <= speed <= 2.0 or not np.isfinite(speed):
             raise ValueError(f"speed must be between 0.5 and 2.0, got {speed}")
-        queued = sum(len(s.units) for s in self._streams)
+        queued = sum(s.queued for s in self._streams)
         if queued >= self.config.limits.max_queued_pieces:
             raise EngineBusy("too much speech is queued; try again shortly")
         self._ensure_scheduler()
