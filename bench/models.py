@@ -33,7 +33,7 @@ import onnxruntime as ort
 from wyoming_kokoro import assets
 from wyoming_kokoro.audio import SAMPLE_RATE
 from wyoming_kokoro.config import physical_cores
-from wyoming_kokoro.engine import _run_session, _session_options
+from wyoming_kokoro.engine import _run_session, _session_options, cpu_session
 from wyoming_kokoro.frontend import TextFrontend
 from wyoming_kokoro.providers import CPU, CUDA, CUDA_PROVIDER_OPTIONS
 
@@ -51,10 +51,7 @@ def model_path(name: str, cache_dir: Path) -> Path:
     if name == "gemm":
         from wyoming_kokoro.cpu_model import ensure_gemm_model
 
-        def session(path: Path) -> ort.InferenceSession:
-            return ort.InferenceSession(str(path), sess_options=_session_options(2), providers=[CPU])
-
-        return ensure_gemm_model(int8, cache_dir, session)
+        return ensure_gemm_model(int8, cache_dir, lambda path: cpu_session(path, physical_cores()))
     from wyoming_kokoro.float_model import ensure_float_model
 
     return ensure_float_model(int8, cache_dir, "fp16" if name == "fp16" else "fp32")

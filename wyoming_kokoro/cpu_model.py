@@ -40,6 +40,7 @@ from .float_model import (
     _check_interface,
     _import_onnx,
     _load,
+    _model_bytes,
     _read_stamp,
     _remove_dead_code,
     _sha256_file,
@@ -100,13 +101,12 @@ def build_gemm_model(src: Path, dst: Path) -> Path:
     if rewritten == 0:
         raise CpuModelError(f"{src} has no ConvInteger nodes to rearrange (not the int8 export?)")
     _remove_dead_code(model.graph)  # the uint8 weights the convs no longer read
-    model.producer_name = "wyoming-kokoro cpu_model"
-    del model.metadata_props[:]
-    onnx.helper.set_model_props(
+    data = _model_bytes(
+        onnx,
         model,
+        "wyoming-kokoro cpu_model",
         {"wyoming_kokoro.source": Path(src).name, "wyoming_kokoro.builder_version": str(BUILDER_VERSION)},
     )
-    data = model.SerializeToString()
     del model
     _atomic_write(Path(dst), data)
     _LOGGER.info(

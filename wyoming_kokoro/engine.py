@@ -448,11 +448,13 @@ class KokoroEngine:
         arena to its working size now, so memory in use is flat from the first request on (a
         later rise would be a leak) and the first long reply does not pay for the allocation.
         """
-        for language in sorted(self.frontend.languages):
-            self.frontend.phonemize("Hello, this is a test.", language)
+        phonemes = {
+            language: self.frontend.phonemize("Hello, this is a test.", language)
+            for language in sorted(self.frontend.languages)
+        }
         voice = self.voices.resolve(self.config.voice)
         # Real phonemes: the audio's length (what the arena is sized by) follows from them.
-        ids = self.frontend.tokenize(self.frontend.phonemize("Hello, this is a test.", voice.language))
+        ids = self.frontend.tokenize(phonemes[voice.language])
         ids = (ids * (MAX_PIECE_TOKENS // max(1, len(ids)) + 1))[:MAX_PIECE_TOKENS]
         for length in (12, MAX_PIECE_TOKENS):
             _run_session(self.session, ids[:length], voice.table, 1.0)
@@ -651,22 +653,20 @@ def language_code(language: str) -> str:
     return aliases.get(code, code)
 
 
+def cpu_session(path: Path, threads: int) -> ort.InferenceSession:
+    """A CPU-only session for *path* with the engine's session settings."""
+    return ort.InferenceSession(str(path), sess_options=_session_options(threads), providers=[CPU])
+
+
 def _gemm_model_for_cpu(int8_model: Path, cache_dir: Path, threads: int) -> Path:
     """On CPUs with VNNI/AMX: the int8 model with its convs as uint8×int8 MatMulInteger, which
     gives the same audio ~1.5–1.9× faster (see cpu_model.py); elsewhere the int8 model as is."""
-    try:
-        from .cpu_model import ensure_gemm_model
-        from .float_model import FloatModelError
-    except ImportError as err:  # pragma: no cover - onnx is a dependency
-        _LOGGER.info("Using %s as exported (%s)", int8_model.name, err)
-        return int8_model
-
-    def session(path: Path) -> ort.InferenceSession:
-        return ort.InferenceSession(str(path), sess_options=_session_options(threads), providers=[CPU])
+    from .cpu_model import ensure_gemm_model
+    from .float_model import FloatModelError
 
     try:
-        return ensure_gemm_model(int8_model, cache_dir, session)
-    except (FloatModelError, ImportError, OSError) as err:
+        return ensure_gemm_model(int8_model, cache_dir, lambda path: cpu_session(path, threads))
+    except (FloatModelError, OSError) as err:
         _LOGGER.info("Using %s as exported: %s", int8_model.name, err)
         return int8_model
 

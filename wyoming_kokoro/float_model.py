@@ -108,18 +108,16 @@ def build_float_model(src: Path, dst: Path, precision: Precision = "fp32") -> Pa
     _dequantize_graph(model.graph)
     if precision == "fp16":
         model = _convert_to_fp16(model)
-    model.producer_name = "wyoming-kokoro float_model"
-    del model.metadata_props[:]
-    onnx.helper.set_model_props(
+    data = _model_bytes(
+        onnx,
         model,
+        "wyoming-kokoro float_model",
         {
             "wyoming_kokoro.source": Path(src).name,
             "wyoming_kokoro.precision": precision,
             "wyoming_kokoro.builder_version": str(BUILDER_VERSION),
         },
     )
-
-    data = model.SerializeToString()
     del model
     _atomic_write(Path(dst), data)
     _LOGGER.info(
@@ -167,6 +165,15 @@ def _load(onnx: Any, path: Path, load_external_data: bool) -> ModelProto:
         return onnx.load(str(path), load_external_data=load_external_data)
     except (OSError, ValueError, DecodeError) as err:
         raise FloatModelError(f"cannot read ONNX model {path}: {err}") from err
+
+
+def _model_bytes(onnx: Any, model: ModelProto, producer: str, props: dict[str, str]) -> bytes:
+    """*model* serialized, with our producer name and build metadata in place of the export's."""
+    model.producer_name = producer
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, props)
+    data: bytes = model.SerializeToString()
+    return data
 
 
 def _sha256_file(path: Path) -> str:
