@@ -20,7 +20,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from wyoming_kokoro.assets import ensure_model, ensure_voices, load_voices
+from wyoming_kokoro.assets import MODEL_SHA256, ensure_model, ensure_voices, load_voices
 from wyoming_kokoro.cpu_model import (
     GEMM_MODEL_FILENAME,
     CpuModelError,
@@ -214,6 +214,9 @@ def test_ensure_builds_once_checks_and_rebuilds_when_damaged(int8_model: Path, t
     mtime = built.stat().st_mtime_ns
     assert ensure_gemm_model(int8_model, tmp_path, make) == built
     assert made == [] and built.stat().st_mtime_ns == mtime  # reused: no build, no check
+    # The engine passes the default model's already-verified hash: the same stamp, still reused.
+    assert ensure_gemm_model(int8_model, tmp_path, make, source_sha256=MODEL_SHA256) == built
+    assert made == [] and built.stat().st_mtime_ns == mtime
 
     with built.open("r+b") as file:  # a damaged cache file is rebuilt, never loaded
         file.seek(built.stat().st_size // 2)

@@ -124,12 +124,14 @@ def ensure_gemm_model(
     cache_dir: Path,
     make_session: Callable[[Path], Any],
     signature: str | None = None,
+    source_sha256: str | None = None,
 ) -> Path:
     """The cached rearranged model for *int8_path*, built and checked on first use.
 
     *make_session* builds an inference session for a model path (the caller's CPU settings), used
     to check that both models give identical audio on this machine. Raises CpuModelError when the
     CPU lacks exact fast kernels or the check fails; the caller then uses the int8 model as is.
+    *source_sha256*: the int8 model's hash when the caller has just verified it (not hashed again).
     """
     signature = cpu_signature() if signature is None else signature
     if not has_exact_fast_u8s8(signature):
@@ -138,7 +140,7 @@ def ensure_gemm_model(
     stamp_path = dst.with_name(dst.name + ".build.json")
     stamp: dict[str, object] = {
         "builder_version": BUILDER_VERSION,
-        "source_sha256": _sha256_file(Path(int8_path)),
+        "source_sha256": source_sha256 or _sha256_file(Path(int8_path)),
         "checked_on": signature,
     }
     # The model's own hash too: a file damaged on disk is rebuilt, not loaded.

@@ -370,6 +370,7 @@ class KokoroEngine:
         int8_model = assets.ensure_model(config.model, cache_dir)
 
         def model_for(chain: list[tuple[str, Any]]) -> Path:
+            # Only the default model is rebuilt: ensure_model has just verified its sha256.
             if config.model != "auto":
                 return int8_model  # the user's own file, as it is
             if chain[0][0] == CUDA:
@@ -660,26 +661,33 @@ def cpu_session(path: Path, threads: int) -> ort.InferenceSession:
 
 def _gemm_model_for_cpu(int8_model: Path, cache_dir: Path, threads: int) -> Path:
     """On CPUs with VNNI/AMX: the int8 model with its convs as uint8×int8 MatMulInteger, which
-    gives the same audio ~1.5–1.9× faster (see cpu_model.py); elsewhere the int8 model as is."""
+    gives the same audio ~1.5–1.9× faster (see cpu_model.py); elsewhere the int8 model as is.
+    *int8_model* is the default model, whose sha256 assets.ensure_model has just verified."""
     from .cpu_model import ensure_gemm_model
     from .float_model import FloatModelError
 
     try:
-        return ensure_gemm_model(int8_model, cache_dir, lambda path: cpu_session(path, threads))
+        return ensure_gemm_model(
+            int8_model,
+            cache_dir,
+            lambda path: cpu_session(path, threads),
+            source_sha256=assets.MODEL_SHA256,
+        )
     except (FloatModelError, OSError) as err:
         _LOGGER.info("Using %s as exported: %s", int8_model.name, err)
         return int8_model
 
 
 def _float_model_for_cuda(int8_model: Path, cache_dir: Path) -> Path:
-    """CUDA has no kernels for the int8 graph's quantized ops: use a float model built from it."""
+    """CUDA has no kernels for the int8 graph's quantized ops: use a float model built from it.
+    *int8_model* is the default model, whose sha256 assets.ensure_model has just verified."""
     try:
         from .float_model import ensure_float_model
     except ImportError as err:
         _LOGGER.warning("Cannot build a float model for CUDA (%s); trying the int8 model", err)
         return int8_model
     try:
-        return ensure_float_model(int8_model, cache_dir, "fp32")
+        return ensure_float_model(int8_model, cache_dir, "fp32", source_sha256=assets.MODEL_SHA256)
     except Exception as err:  # the onnx package is an optional extra
         _LOGGER.warning("Cannot build a float model for CUDA (%s); trying the int8 model", err)
         return int8_model

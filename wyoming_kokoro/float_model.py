@@ -130,12 +130,15 @@ def build_float_model(src: Path, dst: Path, precision: Precision = "fp32") -> Pa
     return Path(dst)
 
 
-def ensure_float_model(int8_path: Path, cache_dir: Path, precision: Precision = "fp32") -> Path:
+def ensure_float_model(
+    int8_path: Path, cache_dir: Path, precision: Precision = "fp32", source_sha256: str | None = None
+) -> Path:
     """Return the cached fp32/fp16 model built from *int8_path*, building it on first use.
 
     A stamp file beside the model records the source's sha256 and the builder version; the
     cached model is reused only when both match, so a different int8 file or a fixed converter
     rebuilds it instead of silently serving a stale one. Hashing costs ~0.2 s; building, seconds.
+    *source_sha256*: the int8 model's hash when the caller has just verified it (not hashed again).
     """
     _check_precision(precision)
     dst = Path(cache_dir) / FLOAT_MODEL_FILENAMES[precision]
@@ -143,7 +146,7 @@ def ensure_float_model(int8_path: Path, cache_dir: Path, precision: Precision = 
     stamp = {
         "builder_version": BUILDER_VERSION,
         "precision": precision,
-        "source_sha256": _sha256_file(Path(int8_path)),
+        "source_sha256": source_sha256 or _sha256_file(Path(int8_path)),
     }
     if dst.is_file() and _read_stamp(stamp_path) == stamp:
         return dst
