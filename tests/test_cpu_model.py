@@ -245,6 +245,15 @@ def test_ensure_refuses_cpus_without_exact_kernels_and_failed_checks(
         ensure_gemm_model(int8_model, tmp_path, broken, signature="x86_64:avx512_vnni")
     assert not (tmp_path / GEMM_MODEL_FILENAME).exists()  # not left behind for the next start
 
+    def unloadable(path: Path) -> Any:  # e.g. an onnxruntime without a kernel the graph needs
+        if path.name == GEMM_MODEL_FILENAME:
+            raise RuntimeError("[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED")
+        return session(path)
+
+    with pytest.raises(CpuModelError, match=r"cannot run the rearranged model.*NOT_IMPLEMENTED"):
+        ensure_gemm_model(int8_model, tmp_path, unloadable, signature="x86_64:avx512_vnni")
+    assert not (tmp_path / GEMM_MODEL_FILENAME).exists()
+
 
 def test_engine_runs_the_rearranged_model_where_it_is_exact(engine: KokoroEngine) -> None:
     expected = GEMM_MODEL_FILENAME if EXACT_HERE else "kokoro-v1.0.int8.onnx"

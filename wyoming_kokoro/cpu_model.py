@@ -149,7 +149,15 @@ def ensure_gemm_model(
     _LOGGER.info("Rearranging %s for this CPU's integer kernels (once; cached at %s)", int8_path, dst)
     build_gemm_model(Path(int8_path), dst)
     try:
-        check_identical(make_session(Path(int8_path)), make_session(dst))
+        try:
+            reference, candidate = make_session(Path(int8_path)), make_session(dst)
+            check_identical(reference, candidate)
+        except CpuModelError:
+            raise
+        except Exception as err:  # ONNX Runtime's own errors have no common base class
+            raise CpuModelError(
+                f"ONNX Runtime cannot run the rearranged model ({type(err).__name__}: {err})"
+            ) from err
     except CpuModelError:
         dst.unlink(missing_ok=True)
         raise
