@@ -1,7 +1,8 @@
 """Model × provider benchmark: int8 / gemm / fp32 / fp16, CPU or CUDA, and cuDNN's conv algorithm search.
 
-``gemm`` is the int8 model with its convs as uint8×int8 MatMulInteger (wyoming_kokoro/cpu_model.py),
-what ``model: auto`` runs on CPUs with VNNI/AMX.
+``gemm`` is the int8 model with its convs as uint8×int8 MatMulInteger and its normalizations fused
+(wyoming_kokoro/cpu_model.py), what ``model: auto`` runs on CPUs with VNNI/AMX; ``gemm-exact`` has
+only the conv rewrite (bit-for-bit the int8 model's audio).
 
 For each configuration it reports the session load time, the first inference on a new input length
 (where cuDNN's EXHAUSTIVE search pays its tuning), the median time for a short reply (time to first
@@ -48,10 +49,14 @@ def model_path(name: str, cache_dir: Path) -> Path:
     int8 = assets.ensure_model("auto", cache_dir)
     if name == "int8":
         return int8
-    if name == "gemm":
-        from wyoming_kokoro.cpu_model import ensure_gemm_model
+    if name in ("gemm", "gemm-exact"):
+        from wyoming_kokoro.cpu_model import GEMM_MODEL_FILENAME, build_gemm_model, ensure_gemm_model
 
-        return ensure_gemm_model(int8, cache_dir, lambda path: cpu_session(path, physical_cores()))
+        if name == "gemm-exact":  # the conv rewrite alone: bit-for-bit the int8 model's audio
+            path = cache_dir / GEMM_MODEL_FILENAME.replace(".onnx", "-exact.onnx")
+            return path if path.is_file() else build_gemm_model(int8, path, exact=True)
+        voice = assets.load_voices(assets.ensure_voices("auto", cache_dir))["af_heart"]
+        return ensure_gemm_model(int8, cache_dir, lambda path: cpu_session(path, physical_cores()), voice)
     from wyoming_kokoro.float_model import ensure_float_model
 
     return ensure_float_model(int8, cache_dir, "fp16" if name == "fp16" else "fp32")
@@ -108,7 +113,7 @@ def bench_one(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--models", nargs="+", default=None, help="int8 gemm fp32 fp16")
+    parser.add_argument("--models", nargs="+", default=None, help="int8 gemm gemm-exact fp32 fp16")
     parser.add_argument("--searches", nargs="+", default=["HEURISTIC", "DEFAULT", "EXHAUSTIVE"])
     parser.add_argument("--threads", type=int, default=physical_cores())
     parser.add_argument("--repeat", type=int, default=5)

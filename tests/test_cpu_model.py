@@ -1,10 +1,13 @@
 """Tests for wyoming_kokoro.cpu_model: the int8 model with its convs as uint8×int8 MatMulInteger.
 
-The promise is "same audio, faster": so the rewritten model is compared sample for sample with the
-int8 export on the real voices, and single convs of every shape the export uses (strides,
-dilations, pads, one tap) are compared with ConvInteger on random data. Exactness holds only
-where MLAS has exact uint8×int8 kernels (VNNI/AMX); those tests are skipped elsewhere, and the
-selection logic that keeps such CPUs on the int8 model is tested everywhere.
+The promise is "same sound, faster". The conv rewrite alone is exact, so that model is compared
+sample for sample with the int8 export on the real voices, and single convs of every shape the
+export uses (strides, dilations, pads, one tap) are compared with ConvInteger on random data. The
+fused scaling and InstanceNormalization round differently in the last bit, so the full model is
+compared by sound (same length, spectra within MAX_BAND_DB) and each fusion on its own graph to
+float rounding. Exactness holds only where MLAS has exact uint8×int8 kernels (VNNI/AMX); those
+tests are skipped elsewhere, and the selection logic that keeps such CPUs on the int8 model is
+tested everywhere.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ from onnx import TensorProto, helper, numpy_helper
 from wyoming_kokoro.assets import MODEL_SHA256, ensure_model, ensure_voices, load_voices
 from wyoming_kokoro.cpu_model import (
     GEMM_MODEL_FILENAME,
+    MAX_BAND_DB,
     CpuModelError,
+    band_distance_db,
     build_gemm_model,
-    check_identical,
+    check_equivalent,
+    check_exact_kernels,
     cpu_signature,
     ensure_gemm_model,
     has_exact_fast_u8s8,
@@ -52,8 +58,26 @@ def gemm_model(int8_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 
 @pytest.fixture(scope="module")
+def exact_model(int8_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_gemm_model(int8_model, tmp_path_factory.mktemp("exact") / "exact.onnx", exact=True)
+
+
+@pytest.fixture(scope="module")
 def sessions(int8_model: Path, gemm_model: Path) -> tuple[ort.InferenceSession, ort.InferenceSession]:
     return session(int8_model), session(gemm_model)
+
+
+@pytest.fixture(scope="module")
+def voices(cache_dir: Path) -> dict[str, npt.NDArray[np.float32]]:
+    return load_voices(ensure_voices("auto", cache_dir))
+
+
+def feeds_for(ids: list[int], table: npt.NDArray[np.float32]) -> dict[str, npt.NDArray[Any]]:
+    return {
+        "tokens": np.array([[0, *ids, 0]], dtype=np.int64),
+        "style": table[len(ids) - 1].reshape(1, -1).astype(np.float32),
+        "speed": np.array([1.0], dtype=np.float32),
+    }
 
 
 def test_cpu_signature_keeps_only_the_flags_that_matter() -> None:
@@ -67,15 +91,25 @@ def test_cpu_signature_keeps_only_the_flags_that_matter() -> None:
     assert not has_exact_fast_u8s8("aarch64:none")  # not measured there: keep the export as is
 
 
-def test_every_conv_becomes_a_matmul_and_nothing_else_changes(int8_model: Path, gemm_model: Path) -> None:
-    before = onnx.load(str(int8_model))
-    after = onnx.load(str(gemm_model))
+def test_every_conv_becomes_a_matmul_and_nothing_else_changes(
+    int8_model: Path, gemm_model: Path, exact_model: Path
+) -> None:
+    ops = ("ConvInteger", "MatMulInteger", "MatMulIntegerToFloat", "InstanceNormalization", "ReduceMean")
     count = {
-        m: {op: sum(n.op_type == op for n in g.graph.node) for op in ("ConvInteger", "MatMulInteger")}
-        for m, g in (("int8", before), ("gemm", after))
+        name: {op: sum(n.op_type == op for n in onnx.load(str(path)).graph.node) for op in ops}
+        for name, path in (("int8", int8_model), ("gemm", gemm_model), ("exact", exact_model))
     }
+    convs = count["int8"]["ConvInteger"]
+    assert convs == 87
+    matmuls = count["int8"]["MatMulInteger"]
+    assert count["exact"] == {**count["int8"], "ConvInteger": 0, "MatMulInteger": matmuls + convs}
+    # Every conv's rescale is fused; every AdaIN normalization (two ReduceMeans) is one op.
     assert count["gemm"]["ConvInteger"] == 0
-    assert count["gemm"]["MatMulInteger"] == count["int8"]["MatMulInteger"] + count["int8"]["ConvInteger"]
+    assert count["gemm"]["MatMulIntegerToFloat"] == count["int8"]["MatMulIntegerToFloat"] + convs
+    assert count["gemm"]["MatMulInteger"] == matmuls
+    assert count["gemm"]["InstanceNormalization"] == 62
+    assert count["gemm"]["ReduceMean"] == count["int8"]["ReduceMean"] - 2 * 62
+    before, after = onnx.load(str(int8_model)), onnx.load(str(gemm_model))
     assert [i.name for i in after.graph.input] == [i.name for i in before.graph.input]
     assert [o.name for o in after.graph.output] == [o.name for o in before.graph.output]
     # The uint8 conv weights are dropped, the int8 ones take their place: about the same size.
@@ -84,21 +118,173 @@ def test_every_conv_becomes_a_matmul_and_nothing_else_changes(int8_model: Path, 
 
 @needs_exact_kernels
 @pytest.mark.parametrize("length", [1, 27, 120])
-def test_audio_is_identical_to_the_int8_model(
-    sessions: tuple[ort.InferenceSession, ort.InferenceSession], cache_dir: Path, length: int
+def test_conv_rewrite_alone_gives_the_int8_models_audio_exactly(
+    int8_model: Path, exact_model: Path, voices: dict[str, npt.NDArray[np.float32]], length: int
 ) -> None:
-    voices = load_voices(ensure_voices("auto", cache_dir))
+    reference, candidate = session(int8_model), session(exact_model)
     ids = ([50, 156, 86, 54, 57, 4, 16, 83, 156, 102, 68] * 20)[:length]
     for voice in ("af_heart", "am_adam"):
-        feeds = {
-            "tokens": np.array([[0, *ids, 0]], dtype=np.int64),
-            "style": voices[voice][length - 1].reshape(1, -1).astype(np.float32),
-            "speed": np.array([1.0], dtype=np.float32),
-        }
-        want = sessions[0].run(None, feeds)[0]
-        got = sessions[1].run(None, feeds)[0]
+        want = reference.run(None, feeds_for(ids, voices[voice]))[0]
+        got = candidate.run(None, feeds_for(ids, voices[voice]))[0]
         assert got.shape == want.shape
         np.testing.assert_array_equal(got, want)
+
+
+@needs_exact_kernels
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Turned on the kitchen lights.",
+        "Good morning! Your first meeting starts at nine thirty, and it will rain after three.",
+    ],
+)
+def test_full_rewrite_sounds_like_the_int8_model(
+    sessions: tuple[ort.InferenceSession, ort.InferenceSession],
+    voices: dict[str, npt.NDArray[np.float32]],
+    text: str,
+) -> None:
+    from wyoming_kokoro.frontend import TextFrontend
+
+    frontend = TextFrontend()
+    ids = frontend.tokenize(frontend.phonemize(text, "en-us"))
+    for voice in ("af_heart", "am_adam", "bf_emma"):
+        want = sessions[0].run(None, feeds_for(ids, voices[voice]))[0].ravel()
+        got = sessions[1].run(None, feeds_for(ids, voices[voice]))[0].ravel()
+        assert got.shape == want.shape  # same durations: nothing before the vocoder moved
+        # Measured 0.6–0.9 dB on these; the threshold the on-machine check uses is 2 dB.
+        assert band_distance_db(want, got) < 1.2
+
+
+def test_band_distance_tells_a_rounding_difference_from_a_different_sound() -> None:
+    rng = np.random.default_rng(3)
+    time = np.arange(48000) / 24000
+    voice_like = (np.sin(2 * np.pi * 180 * time) + 0.3 * np.sin(2 * np.pi * 2300 * time)) * 0.1
+    voice_like += rng.standard_normal(time.size) * 1e-3
+    assert band_distance_db(voice_like, voice_like) == 0.0
+    assert band_distance_db(voice_like, voice_like * 1.01) < 0.1  # 0.09 dB louder everywhere
+    assert band_distance_db(voice_like, np.clip(voice_like, -0.02, 0.02)) > MAX_BAND_DB  # clipped
+    assert band_distance_db(voice_like, voice_like * 0.5) > MAX_BAND_DB  # 6 dB quieter
+    assert band_distance_db(voice_like, voice_like[:-600]) == float("inf")  # a frame shorter
+
+
+def adain_model(channels: int) -> onnx.ModelProto:
+    """The export's AdaIN normalization as nine ops, with γ and β as inputs like the style's."""
+    nodes = [
+        helper.make_node("ReduceMean", ["x", "axes"], ["mean"], keepdims=1),
+        helper.make_node("Sub", ["x", "mean"], ["centred"]),
+        helper.make_node("Mul", ["centred", "centred"], ["square"]),
+        helper.make_node("ReduceMean", ["square", "axes"], ["var"], keepdims=1),
+        helper.make_node("Add", ["var", "eps"], ["var_eps"]),
+        helper.make_node("Sqrt", ["var_eps"], ["std"]),
+        helper.make_node("Div", ["centred", "std"], ["normed"]),
+        helper.make_node("Mul", ["gamma", "normed"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "beta"], ["y"]),
+    ]
+    shape = [1, channels, 1]
+    graph = helper.make_graph(
+        nodes,
+        "adain",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, None]),
+            helper.make_tensor_value_info("gamma", TensorProto.FLOAT, shape),
+            helper.make_tensor_value_info("beta", TensorProto.FLOAT, shape),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [
+            numpy_helper.from_array(np.array([2], np.int64), "axes"),
+            numpy_helper.from_array(np.array(1e-5, np.float32), "eps"),
+        ],
+    )
+    return helper.make_model(graph, ir_version=9, opset_imports=[helper.make_opsetid("", 18)])
+
+
+@pytest.mark.parametrize("frames", [2, 7, 5000])  # 1 frame: both are 0 / sqrt(ε) of rounding noise
+def test_adain_becomes_one_instance_normalization(frames: int) -> None:
+    from wyoming_kokoro.cpu_model import _rewrite_instance_norms
+
+    model = adain_model(16)
+    rewritten = adain_model(16)
+    assert _rewrite_instance_norms(rewritten.graph) == 1
+    assert [n.op_type for n in rewritten.graph.node] == ["Reshape", "Reshape", "InstanceNormalization"]
+    rng = np.random.default_rng(frames)
+    feeds = {
+        "x": rng.standard_normal((1, 16, frames)).astype(np.float32) * 4 + 1,
+        "gamma": rng.standard_normal((1, 16, 1)).astype(np.float32) + 1,
+        "beta": rng.standard_normal((1, 16, 1)).astype(np.float32),
+    }
+    want = session(model.SerializeToString()).run(None, feeds)[0]
+    got = session(rewritten.SerializeToString()).run(None, feeds)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_a_normalization_whose_parts_are_used_elsewhere_is_left_alone() -> None:
+    from wyoming_kokoro.cpu_model import _rewrite_instance_norms
+
+    model = adain_model(4)
+    model.graph.output.append(helper.make_tensor_value_info("mean", TensorProto.FLOAT, None))
+    model.graph.node.append(helper.make_node("Identity", ["std"], ["std_copy"]))
+    assert _rewrite_instance_norms(model.graph) == 0
+    assert len(model.graph.node) == 10
+
+
+def conv_with_bias_model(seed: int, bias: bool) -> onnx.ModelProto:
+    """DynamicQuantizeLinear → ConvInteger → (+ int32 bias) → Cast → × (x_scale · w_scale): the
+    export's pattern around each conv, with the bias quantized at run time as the export does."""
+    rng = np.random.default_rng(seed)
+    zero = 128
+    weight = rng.integers(zero - 100, zero + 100, (24, 16, 5)).astype(np.uint8)
+    nodes = [
+        helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"]),
+        helper.make_node("ConvInteger", ["xq", "w", "xz", "wz"], ["acc"], name="conv", pads=[2, 2]),
+        helper.make_node("Mul", ["xs", "ws"], ["scale"]),
+    ]
+    summed = "acc"
+    if bias:
+        nodes += [
+            helper.make_node("Div", ["b", "scale"], ["b_div"]),
+            helper.make_node("Round", ["b_div"], ["b_round"]),
+            helper.make_node("Cast", ["b_round"], ["b_int"], to=TensorProto.INT32),
+            helper.make_node("Reshape", ["b_int", "b_shape"], ["b_q"]),
+            helper.make_node("Add", ["acc", "b_q"], ["acc_b"]),
+        ]
+        summed = "acc_b"
+    nodes += [
+        helper.make_node("Cast", [summed], ["acc_f"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["acc_f", "scale"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, None])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [
+            numpy_helper.from_array(weight, "w"),
+            numpy_helper.from_array(np.array(zero, np.uint8), "wz"),
+            numpy_helper.from_array(np.array(0.01, np.float32), "ws"),
+            numpy_helper.from_array(rng.standard_normal(24).astype(np.float32), "b"),
+            numpy_helper.from_array(np.array([1, 24, 1], np.int64), "b_shape"),
+        ],
+    )
+    return helper.make_model(graph, ir_version=9, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@needs_exact_kernels
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_rescale_is_fused_into_matmul_integer_to_float(bias: bool) -> None:
+    from wyoming_kokoro.cpu_model import _fuse_conv_scaling, _rewrite_convs
+
+    model = conv_with_bias_model(5, bias)
+    rewritten = conv_with_bias_model(5, bias)
+    assert _rewrite_convs(rewritten.graph) == (1, 0)
+    assert _fuse_conv_scaling(rewritten.graph) == 1
+    rewritten.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    ops = [n.op_type for n in rewritten.graph.node]
+    assert "MatMulIntegerToFloat" in ops and "MatMulInteger" not in ops
+    assert ops.count("Cast") == (2 if bias else 0)  # the bias's own int → float casts only
+    x = np.random.default_rng(1).standard_normal((1, 16, 300)).astype(np.float32) * 2
+    want = session(model.SerializeToString()).run(None, {"x": x})[0]
+    got = session(rewritten.SerializeToString()).run(None, {"x": x})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max()))
 
 
 def conv_integer_model(
@@ -176,35 +362,54 @@ def test_convs_it_cannot_rewrite_exactly_are_left_alone(tmp_path: Path) -> None:
     assert [n.op_type for n in model.graph.node] == ["DynamicQuantizeLinear", "ConvInteger"]
 
 
-class _OffByALittle:
-    """A session whose audio differs slightly from the one it wraps: what a saturating kernel does."""
+class _Saturating:
+    """A session whose audio is clipped: what products through a saturating 16-bit intermediate
+    do to the sound."""
 
     def __init__(self, inner: ort.InferenceSession) -> None:
         self.inner = inner
 
     def run(self, outputs: Any, feeds: dict[str, npt.NDArray[Any]]) -> list[npt.NDArray[Any]]:
         audio = self.inner.run(outputs, feeds)[0]
-        return [audio + np.float32(1e-3)]
+        return [np.clip(audio, -0.02, 0.02)]
 
 
-def test_check_identical_rejects_different_audio(
+def test_check_equivalent_rejects_a_different_sound(
     sessions: tuple[ort.InferenceSession, ort.InferenceSession],
+    voices: dict[str, npt.NDArray[np.float32]],
 ) -> None:
     reference = sessions[0]
-    check_identical(reference, reference)
-    with pytest.raises(CpuModelError, match="differs"):
-        check_identical(reference, _OffByALittle(reference))
+    check_equivalent(reference, reference, voices["af_heart"])
+    with pytest.raises(CpuModelError, match="sounds different"):
+        check_equivalent(reference, _Saturating(reference), voices["af_heart"])
 
 
 @needs_exact_kernels
-def test_ensure_builds_once_checks_and_rebuilds_when_damaged(int8_model: Path, tmp_path: Path) -> None:
+def test_check_equivalent_accepts_the_rearranged_model(
+    sessions: tuple[ort.InferenceSession, ort.InferenceSession],
+    voices: dict[str, npt.NDArray[np.float32]],
+) -> None:
+    for voice in ("af_heart", "am_michael", "bf_isabella"):
+        check_equivalent(*sessions, voices[voice])
+
+
+@needs_exact_kernels
+def test_integer_kernels_are_exact_here() -> None:
+    check_exact_kernels()  # raises CpuModelError where MatMulInteger u8×s8 saturates
+
+
+@needs_exact_kernels
+def test_ensure_builds_once_checks_and_rebuilds_when_damaged(
+    int8_model: Path, tmp_path: Path, voices: dict[str, npt.NDArray[np.float32]]
+) -> None:
+    voice = voices["af_heart"]
     made: list[Path] = []
 
     def make(path: Path) -> ort.InferenceSession:
         made.append(path)
         return session(path)
 
-    built = ensure_gemm_model(int8_model, tmp_path, make)
+    built = ensure_gemm_model(int8_model, tmp_path, make, voice)
     assert built == tmp_path / GEMM_MODEL_FILENAME
     assert made == [int8_model, built]  # checked against the export before it is trusted
     stamp = json.loads(built.with_name(built.name + ".build.json").read_text())
@@ -212,10 +417,10 @@ def test_ensure_builds_once_checks_and_rebuilds_when_damaged(int8_model: Path, t
 
     made.clear()
     mtime = built.stat().st_mtime_ns
-    assert ensure_gemm_model(int8_model, tmp_path, make) == built
+    assert ensure_gemm_model(int8_model, tmp_path, make, voice) == built
     assert made == [] and built.stat().st_mtime_ns == mtime  # reused: no build, no check
     # The engine passes the default model's already-verified hash: the same stamp, still reused.
-    assert ensure_gemm_model(int8_model, tmp_path, make, source_sha256=MODEL_SHA256) == built
+    assert ensure_gemm_model(int8_model, tmp_path, make, voice, source_sha256=MODEL_SHA256) == built
     assert made == [] and built.stat().st_mtime_ns == mtime
 
     with built.open("r+b") as file:  # a damaged cache file is rebuilt, never loaded
@@ -223,26 +428,27 @@ def test_ensure_builds_once_checks_and_rebuilds_when_damaged(int8_model: Path, t
         byte = file.read(1)
         file.seek(-1, 1)
         file.write(bytes([byte[0] ^ 0xFF]))
-    assert ensure_gemm_model(int8_model, tmp_path, make) == built
+    assert ensure_gemm_model(int8_model, tmp_path, make, voice) == built
     assert made == [int8_model, built]
 
     made.clear()  # checked on another CPU: checked again here
-    assert ensure_gemm_model(int8_model, tmp_path, make, signature="x86_64:avx_vnni") == built
+    assert ensure_gemm_model(int8_model, tmp_path, make, voice, signature="x86_64:avx_vnni") == built
     assert made == [int8_model, built]
 
 
 def test_ensure_refuses_cpus_without_exact_kernels_and_failed_checks(
-    int8_model: Path, tmp_path: Path
+    int8_model: Path, tmp_path: Path, voices: dict[str, npt.NDArray[np.float32]]
 ) -> None:
+    voice = voices["af_heart"]
     with pytest.raises(CpuModelError, match="VNNI"):
-        ensure_gemm_model(int8_model, tmp_path, session, signature="aarch64:none")
+        ensure_gemm_model(int8_model, tmp_path, session, voice, signature="aarch64:none")
     assert not (tmp_path / GEMM_MODEL_FILENAME).exists()
 
     def broken(path: Path) -> Any:
-        return _OffByALittle(session(path)) if path.name == GEMM_MODEL_FILENAME else session(path)
+        return _Saturating(session(path)) if path.name == GEMM_MODEL_FILENAME else session(path)
 
-    with pytest.raises(CpuModelError, match="differs"):
-        ensure_gemm_model(int8_model, tmp_path, broken, signature="x86_64:avx512_vnni")
+    with pytest.raises(CpuModelError, match="sounds different"):
+        ensure_gemm_model(int8_model, tmp_path, broken, voice, signature="x86_64:avx512_vnni")
     assert not (tmp_path / GEMM_MODEL_FILENAME).exists()  # not left behind for the next start
 
     def unloadable(path: Path) -> Any:  # e.g. an onnxruntime without a kernel the graph needs
@@ -251,7 +457,7 @@ def test_ensure_refuses_cpus_without_exact_kernels_and_failed_checks(
         return session(path)
 
     with pytest.raises(CpuModelError, match=r"cannot run the rearranged model.*NOT_IMPLEMENTED"):
-        ensure_gemm_model(int8_model, tmp_path, unloadable, signature="x86_64:avx512_vnni")
+        ensure_gemm_model(int8_model, tmp_path, unloadable, voice, signature="x86_64:avx512_vnni")
     assert not (tmp_path / GEMM_MODEL_FILENAME).exists()
 
 

@@ -1,4 +1,4 @@
-"""The int8 model rearranged for fast CPU kernels: every ConvInteger becomes im2col + MatMulInteger.
+"""The int8 model rearranged for fast CPU kernels: ConvInteger as im2col + MatMulInteger, and more.
 
 Why: ~58 % of a CPU inference is the vocoder's 87 ``ConvInteger`` nodes, and ONNX Runtime runs
 them as uint8 × uint8 products (the export stores its weights as uint8 with a zero point) at
@@ -9,13 +9,28 @@ layout needs (an im2col ``Gather`` and two transposes per conv) eat part of that
 inference is still ~1.5–1.9× faster (``bench/models.py``). The price is paid once per start:
 ONNX Runtime takes ~4 s longer to plan this larger graph (~6 s instead of ~2 s here).
 
-The rewrite is exact: the weights' ``W_q - zero_point`` fits int8 for every conv of the export (it
-is checked), padding uses the activation's own zero point as ConvInteger does, and integer
-accumulation has no rounding, so the audio is bit-for-bit the int8 model's (tested). It is also
-*checked on the machine that uses it* (to 1e-5, leaving room for float kernels that ONNX Runtime
-may pick differently around the rewritten nodes) before the model is trusted: CPUs without VNNI run
-uint8 × int8 through a 16-bit intermediate that can saturate, which would change the audio. The
-check's result is stamped with the CPU it ran on, so a cache moved to another CPU is re-checked.
+Two more rewrites take another ~10 % off (``bench/models.py``), each the same arithmetic in fewer
+passes over memory:
+
+* after each rewritten conv, the export's int32 bias add, cast and rescale become the bias and
+  scales of one ``MatMulIntegerToFloat`` (ONNX Runtime's fused kernel);
+* the 62 AdaIN normalizations, written out by the export as nine ops (mean, subtract, square, mean,
+  add ε, square root, divide, scale, shift), become one ``InstanceNormalization`` each.
+
+The conv rewrite alone is exact: the weights' ``W_q - zero_point`` fits int8 for every conv of the
+export (it is checked), padding uses the activation's own zero point as ConvInteger does, and
+integer accumulation has no rounding (``build_gemm_model(exact=True)`` gives bit-for-bit the int8
+model's audio; tested). The two float rewrites round differently in the last bit, and the int8
+graph re-quantizes its activations before every conv, so a last-bit difference can move an 8-bit
+step: the waveform is not identical, the sound is. Measured on real voices, the loudest frames'
+spectra differ by 0.4–0.8 dB on average over log-spaced bands with no band off by more than
+~0.2 dB on average, less than the int8 model differs from the float model it was quantized from.
+
+The model is *checked on the machine that uses it* before it is trusted: the integer kernel must
+give exact sums for worst-case inputs (CPUs without VNNI run uint8 × int8 through a 16-bit
+intermediate that saturates), and the rewritten model must sound like the int8 model (same length,
+spectra within ``MAX_BAND_DB``). The result is stamped with the CPU it ran on, so a cache moved to
+another CPU is checked again.
 
 Per conv (1-D, group 1, batch 1), with ``xq`` [1, C_in, T] uint8 and its zero point ``xz``:
 
@@ -55,13 +70,18 @@ _LOGGER = logging.getLogger(__name__)
 GEMM_MODEL_FILENAME = "kokoro-v1.0.int8-gemm.onnx"
 
 # Bump whenever the rewrite's output changes: cached models are then rebuilt.
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
+
+#: The rewritten model's loudest frames may differ from the int8 model's by this much, in dB
+#: averaged over log-spaced bands (measured: 0.4–0.8 dB; a saturating kernel or a wrong rewrite
+#: changes the sound by far more).
+MAX_BAND_DB = 2.0
 
 #: x86 feature flags of CPUs whose MLAS uint8 × int8 kernels are exact (VNNI, AMX): without them
 #: the product goes through saturating 16-bit sums and the audio would differ.
 _EXACT_U8S8_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 
-#: Token ids of the equality check: a short piece and one long enough for every conv to matter.
+#: Token counts of the sound check: a short piece and one long enough for every conv to matter.
 _CHECK_LENGTHS = (10, 40)
 
 
@@ -91,8 +111,9 @@ def has_exact_fast_u8s8(signature: str) -> bool:
     return machine.lower() in {"x86_64", "amd64"} and flags not in ("", "none")
 
 
-def build_gemm_model(src: Path, dst: Path) -> Path:
-    """Rewrite every eligible ConvInteger of *src* (see the module doc) and write *dst* atomically."""
+def build_gemm_model(src: Path, dst: Path, *, exact: bool = False) -> Path:
+    """Rewrite *src* (see the module doc) and write *dst* atomically. *exact*: only the conv
+    rewrite, whose audio is bit-for-bit the int8 model's (for tests and comparisons)."""
     onnx = _import_onnx()
     started = time.monotonic()
     model = _load(onnx, Path(src), load_external_data=True)
@@ -100,6 +121,12 @@ def build_gemm_model(src: Path, dst: Path) -> Path:
     rewritten, skipped = _rewrite_convs(model.graph)
     if rewritten == 0:
         raise CpuModelError(f"{src} has no ConvInteger nodes to rearrange (not the int8 export?)")
+    fused = normalized = 0
+    if not exact:
+        fused = _fuse_conv_scaling(model.graph)
+        normalized = _rewrite_instance_norms(model.graph)
+        if fused and not any(o.domain == "com.microsoft" for o in model.opset_import):
+            model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
     _remove_dead_code(model.graph)  # the uint8 weights the convs no longer read
     data = _model_bytes(
         onnx,
@@ -110,10 +137,13 @@ def build_gemm_model(src: Path, dst: Path) -> Path:
     del model
     _atomic_write(Path(dst), data)
     _LOGGER.info(
-        "Built %s: %d convs as MatMulInteger (%d left as they were) in %.1f s",
+        "Built %s: %d convs as MatMulInteger (%d left as they were; %d with fused scaling), "
+        "%d InstanceNormalization in %.1f s",
         dst,
         rewritten,
         skipped,
+        fused,
+        normalized,
         time.monotonic() - started,
     )
     return Path(dst)
@@ -123,14 +153,16 @@ def ensure_gemm_model(
     int8_path: Path,
     cache_dir: Path,
     make_session: Callable[[Path], Any],
+    voice: npt.NDArray[Any],
     signature: str | None = None,
     source_sha256: str | None = None,
 ) -> Path:
     """The cached rearranged model for *int8_path*, built and checked on first use.
 
     *make_session* builds an inference session for a model path (the caller's CPU settings), used
-    to check that both models give identical audio on this machine. Raises CpuModelError when the
-    CPU lacks exact fast kernels or the check fails; the caller then uses the int8 model as is.
+    to check that both models sound the same on this machine, spoken by *voice* (a voice table).
+    Raises CpuModelError when the CPU lacks exact fast kernels or a check fails; the caller then
+    uses the int8 model as is.
     *source_sha256*: the int8 model's hash when the caller has just verified it (not hashed again).
     """
     signature = cpu_signature() if signature is None else signature
@@ -147,11 +179,12 @@ def ensure_gemm_model(
     if dst.is_file() and _read_stamp(stamp_path) == {**stamp, "sha256": _sha256_file(dst)}:
         return dst
     _LOGGER.info("Rearranging %s for this CPU's integer kernels (once; cached at %s)", int8_path, dst)
+    check_exact_kernels()
     build_gemm_model(Path(int8_path), dst)
     try:
         try:
             reference, candidate = make_session(Path(int8_path)), make_session(dst)
-            check_identical(reference, candidate)
+            check_equivalent(reference, candidate, voice)
         except CpuModelError:
             raise
         except Exception as err:  # ONNX Runtime's own errors have no common base class
@@ -166,20 +199,81 @@ def ensure_gemm_model(
     return dst
 
 
-def check_identical(reference: Any, candidate: Any) -> None:
-    """Both sessions must produce the same audio (to float rounding) for the check inputs."""
+def check_exact_kernels() -> None:
+    """ONNX Runtime's uint8 × int8 MatMulInteger must give exact sums on this CPU, for the inputs
+    that saturate a 16-bit intermediate (255 × ±127, long rows): that is what the conv rewrite
+    relies on, and what CPUs without VNNI/AMX get wrong."""
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    a = np.where(rng.random((64, 1152)) < 0.9, 255, rng.integers(0, 256, (64, 1152))).astype(np.uint8)
+    b = np.where(rng.random((1152, 48)) < 0.5, 127, -128).astype(np.int8)
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["a", "b", "az"], ["y"])],
+        "kernel-check",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, [64, 1152])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [64, 48])],
+        [numpy_helper.from_array(b, "b"), numpy_helper.from_array(np.array(3, np.uint8), "az")],
+    )
+    model = helper.make_model(graph, ir_version=9, opset_imports=[helper.make_opsetid("", 17)])
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"a": a})[0]
+    want = (a.astype(np.int64) - 3) @ b.astype(np.int64)
+    if not np.array_equal(got, want):
+        raise CpuModelError("ONNX Runtime's uint8 × int8 products are not exact on this CPU")
+
+
+def _mel(hertz: float) -> float:
+    import math
+
+    return 2595 * math.log10(1 + hertz / 700)
+
+
+def band_distance_db(reference: npt.NDArray[Any], audio: npt.NDArray[Any]) -> float:
+    """How different two renderings of the same text sound: the mean absolute difference in dB
+    between their spectra in 40 mel-spaced bands (60 Hz–11 kHz), over the reference's loud
+    frames (within 20 dB of its loudest). Waveforms are compared by sound, not sample by sample,
+    because the int8 graph turns a last-bit float difference into an 8-bit step somewhere."""
     import numpy as np
 
-    style = np.random.default_rng(0).standard_normal((1, 256)).astype(np.float32) * 0.1
+    size, hop, rate = 1024, 256, 24000
+    if reference.shape != audio.shape or reference.size < size:
+        return float("inf")
+    mel = np.linspace(_mel(60.0), _mel(11000.0), 41)
+    edges = np.unique((700 * (10 ** (mel / 2595) - 1) * size / rate).round().astype(int))
+    window = np.hanning(size)
+
+    def bands(signal: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        frames = np.lib.stride_tricks.sliding_window_view(signal.astype(np.float64), size)[::hop]
+        power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
+        return np.add.reduceat(power, edges, axis=1)[:, :-1]
+
+    want, got = bands(reference), bands(audio)
+    loud = want.sum(axis=1) >= want.sum(axis=1).max() * 0.01
+    diff = 10 * np.log10(got[loud] + 1e-10) - 10 * np.log10(want[loud] + 1e-10)
+    return float(np.abs(diff).mean())
+
+
+def check_equivalent(reference: Any, candidate: Any, voice: npt.NDArray[Any]) -> None:
+    """Both sessions must make the same length of audio that sounds the same (see
+    ``band_distance_db``) for the check inputs, spoken by *voice* (a voice table, one style row
+    per token count): a real voice, since random styles make noise that is not speech."""
+    import numpy as np
+
+    table = np.asarray(voice, dtype=np.float32).reshape(len(voice), -1)
     for length in _CHECK_LENGTHS:
         ids = np.array([[0, *([50, 156, 86, 54, 57, 4] * 20)[:length], 0]], dtype=np.int64)
+        style = table[length - 1].reshape(1, -1)
         feeds = {"tokens": ids, "style": style, "speed": np.array([1.0], dtype=np.float32)}
         want = np.asarray(reference.run(None, feeds)[0]).ravel()
         got = np.asarray(candidate.run(None, feeds)[0]).ravel()
-        if want.shape != got.shape or not np.allclose(got, want, rtol=0, atol=1e-5):
-            diff = float(np.abs(got - want).max()) if want.shape == got.shape else float("inf")
+        distance = band_distance_db(want, got) if np.isfinite(got).all() else float("inf")
+        if distance > MAX_BAND_DB:
             raise CpuModelError(
-                f"the rearranged model differs from the int8 model on this CPU (max diff {diff:.3g})"
+                f"the rearranged model sounds different from the int8 model on this CPU "
+                f"({distance:.2f} dB apart, {len(got)} vs {len(want)} samples)"
             )
 
 
@@ -314,11 +408,200 @@ def _conv_as_matmul(
     return new
 
 
+class _Graph:
+    """Producer/consumer lookups and constants of a graph, for matching op patterns, and the
+    replacements found so far (applied together by ``commit``, so matching sees one graph)."""
+
+    def __init__(self, graph: GraphProto) -> None:
+        from onnx import numpy_helper
+
+        self.graph = graph
+        self.nodes = list(graph.node)
+        self.producer = {name: node for node in self.nodes for name in node.output}
+        self.outputs = {output.name for output in graph.output}
+        self.consumers: dict[str, list[NodeProto]] = {}
+        for node in self.nodes:
+            for name in dict.fromkeys(node.input):
+                self.consumers.setdefault(name, []).append(node)
+        self.constants: dict[str, npt.NDArray[Any]] = {
+            init.name: numpy_helper.to_array(init) for init in graph.initializer
+        }
+        for node in self.nodes:
+            if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+                self.constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+        self._gone: set[int] = set()
+        self._insert: dict[int, list[NodeProto]] = {}
+
+    def only_consumer(self, name: str, op_type: str) -> NodeProto | None:
+        """The one node reading *name*, if it is an *op_type* and *name* is not a graph output (a
+        value fused away must not be needed anywhere else)."""
+        found = self.consumers.get(name, [])
+        if name in self.outputs or len(found) != 1 or found[0].op_type != op_type:
+            return None
+        return found[0]
+
+    def made_by(self, name: str, op_type: str) -> NodeProto | None:
+        node = self.producer.get(name)
+        return node if node is not None and node.op_type == op_type else None
+
+    def replace(self, old: list[NodeProto], new: list[NodeProto]) -> None:
+        """Drop *old*, with *new* where the last of them was (every input of the pattern exists
+        by then). Patterns must not overlap."""
+        ids = [id(node) for node in old]
+        if self._gone.intersection(ids):
+            raise CpuModelError("overlapping rewrite patterns")
+        self._gone.update(ids)
+        last = max(self.nodes.index(node) for node in old)
+        self._insert[id(self.nodes[last])] = new
+
+    def commit(self) -> None:
+        nodes: list[NodeProto] = []
+        for node in self.nodes:
+            nodes.extend(self._insert.get(id(node), []))
+            if id(node) not in self._gone:
+                nodes.append(node)
+        del self.graph.node[:]
+        self.graph.node.extend(nodes)
+
+
+def _other(node: NodeProto, name: str) -> str:
+    """The input of a two-input *node* that is not *name*."""
+    first, second = node.input[0], node.input[1]
+    return second if first == name else first
+
+
+def _fuse_conv_scaling(graph: GraphProto) -> int:
+    """After a rewritten conv, the export's ``Add(int32 bias) → Cast → Mul(x_scale·w_scale)`` on the
+    [1, C_out, T] result becomes the scales and float bias of one ``MatMulIntegerToFloat`` on the
+    [T, C_out] product, so the int32 tensor is never written out, added to, cast and rescaled in
+    separate passes (the largest are 7 MB each). Returns how many convs were fused."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    g = _Graph(graph)
+    flat = "wk_fuse_flat"
+    graph.initializer.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), flat))
+    fused = 0
+    for matmul in [n for n in g.nodes if n.op_type == "MatMulInteger" and "/im2col/" in n.name]:
+        transpose = g.only_consumer(matmul.output[0], "Transpose")
+        unsqueeze = transpose and g.only_consumer(transpose.output[0], "Unsqueeze")
+        # Convs with a bias add it in int32 first; 1×1 convs without one go straight to the cast.
+        add = unsqueeze and g.only_consumer(unsqueeze.output[0], "Add")
+        cast = unsqueeze and g.only_consumer((add or unsqueeze).output[0], "Cast")
+        rescale = cast and g.only_consumer(cast.output[0], "Mul")
+        if not (transpose and unsqueeze and cast and rescale) or len(matmul.input) < 3:
+            continue
+        if any(a.name == "to" and a.i != 1 for a in cast.attribute):  # to float32 only
+            continue
+        scale = _other(rescale, cast.output[0])
+        scales = g.made_by(scale, "Mul")
+        if scales is None:
+            continue
+        # One factor is the activation's scale (DynamicQuantizeLinear's, a scalar), the other the
+        # weights' constant scale: scalar or one per output channel.
+        a_scale = next((i for i in scales.input if g.made_by(i, "DynamicQuantizeLinear")), None)
+        b_const = g.constants.get(_other(scales, a_scale)) if a_scale else None
+        c_out = int(g.constants[matmul.input[1]].shape[1]) if matmul.input[1] in g.constants else -1
+        if a_scale is None or b_const is None or b_const.size not in (1, c_out):
+            continue
+        b_scale = _other(scales, a_scale)
+        p = matmul.name.rsplit("/", 1)[0] + "/fused"
+        new, bias = [], ""
+        if add is not None:
+            bias = p + "/bias"
+            new += [
+                helper.make_node("Cast", [_other(add, unsqueeze.output[0])], [p + "/bias_i"], to=1),
+                helper.make_node("Mul", [p + "/bias_i", scale], [p + "/bias_s"]),
+                helper.make_node("Reshape", [p + "/bias_s", flat], [bias]),
+            ]
+        if b_const.ndim > 1:
+            new.append(helper.make_node("Reshape", [b_scale, flat], [p + "/b_scale"]))
+            b_scale = p + "/b_scale"
+        new += [
+            helper.make_node(
+                "MatMulIntegerToFloat",
+                [matmul.input[0], matmul.input[1], a_scale, b_scale, matmul.input[2], "", bias],
+                [p + "/y"],
+                domain="com.microsoft",
+            ),
+            helper.make_node("Transpose", [p + "/y"], [p + "/yt"], perm=[1, 0]),
+            helper.make_node("Unsqueeze", [p + "/yt", unsqueeze.input[1]], [rescale.output[0]]),
+        ]
+        for index, made in enumerate(new):
+            made.name = f"{p}/{index}"
+        g.replace([n for n in (matmul, transpose, unsqueeze, add, cast, rescale) if n is not None], new)
+        fused += 1
+    g.commit()
+    return fused
+
+
+def _rewrite_instance_norms(graph: GraphProto) -> int:
+    """The export's AdaIN normalization over time, ``(x − mean) / sqrt(var + ε) · γ + β`` written
+    as nine ops on [1, C, T], becomes one ``InstanceNormalization`` (γ, β reshaped to [C]): about
+    half the time on the 2-core CPU (1.4 ms vs 2.8 ms at 128 × 14281). Returns how many."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    g = _Graph(graph)
+    flat = "wk_norm_flat"
+    graph.initializer.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), flat))
+
+    def over_time(node: NodeProto) -> bool:
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        axes = list(attrs.get("axes", []))
+        if len(node.input) > 1 and node.input[1]:
+            axes = [int(a) for a in g.constants.get(node.input[1], np.array([], np.int64)).ravel()]
+        return axes == [2] and attrs.get("keepdims", 1) == 1
+
+    count = 0
+    for mean in [n for n in g.nodes if n.op_type == "ReduceMean"]:
+        x = mean.input[0]
+        centre = g.only_consumer(mean.output[0], "Sub")
+        if not over_time(mean) or centre is None or list(centre.input) != [x, mean.output[0]]:
+            continue
+        readers = g.consumers.get(centre.output[0], [])
+        square = next(
+            (n for n in readers if n.op_type == "Mul" and list(n.input) == [centre.output[0]] * 2), None
+        )
+        divide = next((n for n in readers if n.op_type == "Div" and n.input[0] == centre.output[0]), None)
+        if len(readers) != 2 or square is None or divide is None or centre.output[0] in g.outputs:
+            continue
+        variance = g.only_consumer(square.output[0], "ReduceMean")
+        add_eps = variance and over_time(variance) and g.only_consumer(variance.output[0], "Add")
+        sqrt = add_eps and g.only_consumer(add_eps.output[0], "Sqrt")
+        if not (variance and add_eps and sqrt) or g.only_consumer(sqrt.output[0], "Div") is not divide:
+            continue
+        eps = g.constants.get(_other(add_eps, variance.output[0]))
+        gamma_mul = g.only_consumer(divide.output[0], "Mul")
+        beta_add = gamma_mul and g.only_consumer(gamma_mul.output[0], "Add")
+        if eps is None or eps.size != 1 or not (gamma_mul and beta_add):
+            continue
+        p = f"{mean.name or mean.output[0]}/instance_norm"
+        new = [
+            helper.make_node("Reshape", [_other(gamma_mul, divide.output[0]), flat], [p + "/gamma"]),
+            helper.make_node("Reshape", [_other(beta_add, gamma_mul.output[0]), flat], [p + "/beta"]),
+            helper.make_node(
+                "InstanceNormalization",
+                [x, p + "/gamma", p + "/beta"],
+                [beta_add.output[0]],
+                epsilon=float(eps.ravel()[0]),
+            ),
+        ]
+        for index, made in enumerate(new):
+            made.name = f"{p}/{index}"
+        g.replace([mean, centre, square, variance, add_eps, sqrt, divide, gamma_mul, beta_add], new)
+        count += 1
+    g.commit()
+    return count
+
+
 __all__ = [
     "GEMM_MODEL_FILENAME",
     "CpuModelError",
+    "band_distance_db",
     "build_gemm_model",
-    "check_identical",
+    "check_equivalent",
+    "check_exact_kernels",
     "cpu_signature",
     "ensure_gemm_model",
     "has_exact_fast_u8s8",
