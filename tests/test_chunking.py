@@ -3,15 +3,19 @@ pieces within budget and the 510-token window."""
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 
 import pytest
 
 from wyoming_kokoro.chunking import PhonemeUnit, TextSegmenter, boundary_of, split_phonemes, take_piece
+from wyoming_kokoro.normalize import normalize_text
+
+SPOKEN = functools.partial(normalize_text, language="en-us")
 
 
-def segments(text: str) -> list[tuple[str, str]]:
-    segmenter = TextSegmenter()
+def segments(text: str, spoken: bool = False) -> list[tuple[str, str]]:
+    segmenter = TextSegmenter(spoken=SPOKEN if spoken else None)
     return [(s.text, s.boundary) for s in [*segmenter.feed(text), *segmenter.flush()]]
 
 
@@ -49,6 +53,41 @@ def segments(text: str) -> list[tuple[str, str]]:
 )
 def test_first_segment(text: str, first: tuple[str, str]) -> None:
     assert segments(text)[0] == first
+
+
+@pytest.mark.parametrize(
+    ("text", "written", "spoken"),
+    [
+        # 8 words written, 10 spoken ("eighteen degrees Celsius"): the 9-10-word rule applies, and
+        # a number may end the piece when a conjunction follows (no unit can come next).
+        (
+            "Currently it's 18°C and partly cloudy in Berlin, with winds of 12 km/h.",
+            "Currently it's 18°C and partly cloudy in Berlin,",
+            "Currently it's 18°C",
+        ),
+        # Spoken or written, still short enough to stay whole.
+        ("It is 9:45 PM.", "It is 9:45 PM.", "It is 9:45 PM."),
+        # 10 spoken words without a conjunction: whole, as before.
+        (
+            "Today you used 12.4 kWh of electricity, which is 15% less than yesterday.",
+            "Today you used 12.4 kWh of electricity,",
+            "Today you used 12.4 kWh of electricity,",
+        ),
+    ],
+)
+def test_first_segment_counts_spoken_words(text: str, written: str, spoken: str) -> None:
+    assert segments(text)[0][0] == written
+    assert segments(text, spoken=True)[0][0] == spoken
+    streamed = TextSegmenter(spoken=SPOKEN)
+    words = text.split(" ")
+    pieces = [s for word in words for s in streamed.feed(word + " ")] + streamed.flush()
+    assert pieces[0].text == spoken  # word by word, as an LLM streams it: the same cut
+
+
+def test_a_number_is_not_cut_from_its_unit() -> None:
+    text = "Okay, I have set the living room thermostat to 21.5 °C as you asked me to."
+    first = segments(text, spoken=True)[0][0]
+    assert not first.endswith("21.5")
 
 
 def test_first_cut_never_follows_a_function_word() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -227,13 +228,27 @@ class TextSegmenter:
     returns the segments whose end is now known; ``flush`` returns the rest at the end of the text.
     A boundary is only trusted once the whitespace after it has arrived, so "21." followed later by
     "5" is never cut.
+
+    *spoken* rewrites text as it will be said (the text front end's normalizer): the first
+    segment's limits then count words heard, not written, because that is what its audio's length
+    and so the time to first audio follow. "Currently it's 18°C and partly cloudy in Berlin," is 8
+    words written but 10 spoken ("eighteen degrees Celsius").
     """
 
-    def __init__(self, first_min_words: int = 3, first_max_words: int = 8) -> None:
+    def __init__(
+        self,
+        first_min_words: int = 3,
+        first_max_words: int = 8,
+        spoken: Callable[[str], str] | None = None,
+    ) -> None:
         self.first_min_words = first_min_words
         self.first_max_words = first_max_words
+        self._spoken = spoken
         self._buffer = ""
         self._emitted = 0  # segments emitted so far
+
+    def _spoken_words(self, text: str) -> int:
+        return _count_words(self._spoken(text) if self._spoken is not None else text)
 
     def feed(self, text: str) -> list[Segment]:
         self._buffer += text
@@ -283,7 +298,7 @@ class TextSegmenter:
             candidates += [(m.end(), "clause") for m in _CLAUSE_END.finditer(buffer)]
             candidates.sort()
         for end, boundary in candidates:
-            words = _count_words(buffer[:end])
+            words = self._spoken_words(buffer[:end]) if first else _count_words(buffer[:end])
             line_break = buffer[:end].endswith("\n")
             if words >= self.first_min_words or (line_break and words > 0):
                 if first and words > self.first_max_words + 2:
@@ -303,22 +318,28 @@ class TextSegmenter:
         """Cut run-on text after a content word, preferring a phrase boundary.
 
         Waits until more than ``first_max_words + 1`` complete words are here, then scores each cut
-        after word ``first_min_words + 1`` .. ``first_max_words + 1``: best before a conjunction
-        ("closed | and the front door"), then before a preposition or article ("set | to 21.5"),
-        then anywhere after a content word; never right after a function word ("the | lights").
-        With ``min_score`` 3 only a cut before a conjunction will do (None when there is none).
+        after word ``first_min_words + 1`` .. ``first_max_words + 1`` (spoken words): best before a
+        conjunction ("closed | and the front door"), then before a preposition or article ("set |
+        to 21.5"), then anywhere after a content word; never right after a function word ("the |
+        lights"), nor after a number unless a conjunction follows (its unit or AM/PM may come
+        next: "21.5 | °C" would orphan it). With ``min_score`` 3 only a cut before a conjunction
+        will do (None when there is none).
         """
-        complete = [w for w in _WORD.finditer(buffer) if w.end() < len(buffer)]
         last = self.first_max_words + 1
-        if len(complete) <= last:
+        # Spoken words are never fewer than written ones: the cut is among the first few.
+        complete = [w for w in _WORD.finditer(buffer) if w.end() < len(buffer)][: last + 2]
+        spoken = [self._spoken_words(buffer[: w.end()]) for w in complete]
+        if not spoken or spoken[-1] <= last:
             return None
         best: tuple[int, int] | None = None  # (score, index)
-        for index in range(self.first_min_words + 1, last + 1):
+        for index in range(1, len(complete)):  # a cut after word index, before word index + 1
+            if not self.first_min_words + 1 <= spoken[index - 1] <= last:
+                continue
             word = _bare(complete[index - 1].group())
-            if not word or word in _FUNCTION_WORDS or any(ch.isdigit() for ch in word):
-                continue  # after a number may come its unit or AM/PM: "21.5 | °C" would orphan it
             following = _bare(complete[index].group())
-            if not following[:1].isalpha():
+            if not word or word in _FUNCTION_WORDS or not following[:1].isalpha():
+                continue
+            if any(ch.isdigit() for ch in word) and following not in _CONJUNCTIONS:
                 continue
             score = 3 if following in _CONJUNCTIONS else 2 if following in _FUNCTION_WORDS else 1
             if best is None or score >= best[0]:
@@ -326,7 +347,8 @@ class TextSegmenter:
         if best is None or best[0] < min_score:
             if min_score:
                 return None
-            best = (0, self.first_max_words)
+            fits = [i for i in range(1, len(complete)) if spoken[i - 1] <= self.first_max_words]
+            best = (0, fits[-1] if fits else 1)
         return complete[best[1] - 1].end(), "word"
 
 

@@ -17,6 +17,7 @@ Why it is built this way (numbers from the 2-core CPU this project targets):
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import os
@@ -37,6 +38,7 @@ from .audio import SAMPLE_RATE, pcm_seconds, shape_piece, to_pcm16
 from .chunking import MAX_PIECE_TOKENS, PhonemeUnit, Segment, TextSegmenter, take_piece
 from .config import Config
 from .frontend import MAX_TOKENS, TextFrontend
+from .normalize import normalize_text
 from .providers import (
     CPU,
     CUDA,
@@ -151,7 +153,8 @@ class SynthesisStream:
         self.speed = speed
         self.language = language
         self.created = time.monotonic()
-        self._segmenter = TextSegmenter()
+        # The first piece's length is judged in spoken words ("18°C" is three), as it will be said.
+        self._segmenter = TextSegmenter(spoken=functools.partial(normalize_text, language=language))
         self._segments: asyncio.Queue[Segment | None] = asyncio.Queue()
         self._waiting_segments = 0  # segments in _segments, not yet phonemized
         self.units: deque[PhonemeUnit] = deque()
