@@ -65,6 +65,12 @@ def test_first_segment(text: str, first: tuple[str, str]) -> None:
             "Currently it's 18°C and partly cloudy in Berlin,",
             "Currently it's 18°C",
         ),
+        # Over 10 words: the earlier phrase boundary, not the number before "and" (a longer piece).
+        (
+            "Sure! I've dimmed the bedroom lights to 30% and switched them to a warm white, thanks.",
+            "Sure! I've dimmed the bedroom lights",
+            "Sure! I've dimmed the bedroom lights",
+        ),
         # Spoken or written, still short enough to stay whole.
         ("It is 9:45 PM.", "It is 9:45 PM.", "It is 9:45 PM."),
         # 10 spoken words without a conjunction: whole, as before.

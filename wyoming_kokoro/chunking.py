@@ -321,9 +321,9 @@ class TextSegmenter:
         after word ``first_min_words + 1`` .. ``first_max_words + 1`` (spoken words): best before a
         conjunction ("closed | and the front door"), then before a preposition or article ("set |
         to 21.5"), then anywhere after a content word; never right after a function word ("the |
-        lights"), nor after a number unless a conjunction follows (its unit or AM/PM may come
-        next: "21.5 | °C" would orphan it). With ``min_score`` 3 only a cut before a conjunction
-        will do (None when there is none).
+        lights"), nor after a number (its unit or AM/PM may come next: "21.5 | °C" would orphan
+        it). With ``min_score`` 3 only a cut before a conjunction will do (None when there is
+        none), and then after a number too ("18°C | and partly cloudy": no unit can follow).
         """
         last = self.first_max_words + 1
         # Spoken words are never fewer than written ones: the cut is among the first few.
@@ -339,7 +339,9 @@ class TextSegmenter:
             following = _bare(complete[index].group())
             if not word or word in _FUNCTION_WORDS or not following[:1].isalpha():
                 continue
-            if any(ch.isdigit() for ch in word) and following not in _CONJUNCTIONS:
+            if any(ch.isdigit() for ch in word) and not (min_score and following in _CONJUNCTIONS):
+                # Only where the alternative is the whole clause: elsewhere an earlier phrase
+                # boundary keeps the piece shorter ("lights | to 30% and switched").
                 continue
             score = 3 if following in _CONJUNCTIONS else 2 if following in _FUNCTION_WORDS else 1
             if best is None or score >= best[0]:
