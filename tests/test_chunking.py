@@ -71,6 +71,18 @@ def test_first_segment(text: str, first: tuple[str, str]) -> None:
             "Sure! I've dimmed the bedroom lights",
             "Sure! I've dimmed the bedroom lights",
         ),
+        # Long spoken, short written, no conjunction: whole, never an arbitrary cut.
+        (
+            "Your order total is $1,250.50.",
+            "Your order total is $1,250.50.",
+            "Your order total is $1,250.50.",
+        ),
+        (
+            "Open homeassistant.local:8123 in your browser.",
+            "Open homeassistant.local:8123 in your browser.",
+            "Open homeassistant.local:8123 in your browser.",
+        ),
+        ("PM2.5 is at 12 µg/m³ today.", "PM2.5 is at 12 µg/m³ today.", "PM2.5 is at 12 µg/m³ today."),
         # Spoken or written, still short enough to stay whole.
         ("It is 9:45 PM.", "It is 9:45 PM.", "It is 9:45 PM."),
         # 10 spoken words without a conjunction: whole, as before.

@@ -135,5 +135,6 @@ def test_debug_logging_reports_provider_and_node_placement(tmp_path: Path, confi
     assert result.returncode == 0, result.stderr
     assert "Using CPU" in result.stderr
     # The int8 model's quantized operators show up as run by the CPU provider (its convs as
-    # MatMulInteger where the model was rearranged for this CPU's integer kernels).
-    assert re.search(r"CPUExecutionProvider ran \d+ nodes: .*(ConvInteger|MatMulInteger)×\d+", result.stderr)
+    # MatMulIntegerToFloat where the model was rearranged for this CPU's integer kernels).
+    placement = r"CPUExecutionProvider ran \d+ nodes: .*(ConvInteger|MatMulInteger(ToFloat)?)×\d+"
+    assert re.search(placement, result.stderr)

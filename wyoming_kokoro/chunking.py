@@ -298,7 +298,7 @@ class TextSegmenter:
             candidates += [(m.end(), "clause") for m in _CLAUSE_END.finditer(buffer)]
             candidates.sort()
         for end, boundary in candidates:
-            words = self._spoken_words(buffer[:end]) if first else _count_words(buffer[:end])
+            words = _count_words(buffer[:end])
             line_break = buffer[:end].endswith("\n")
             if words >= self.first_min_words or (line_break and words > 0):
                 if first and words > self.first_max_words + 2:
@@ -309,39 +309,52 @@ class TextSegmenter:
                     # timer has 4 minutes | and 30 seconds left."), which sounds as natural as
                     # punctuation; otherwise the whole clause.
                     return self._content_word_cut(buffer, min_score=3) or (end, boundary)
+                if (
+                    first
+                    and self._spoken is not None
+                    and self._spoken_words(buffer[:end]) > self.first_max_words
+                ):
+                    # Short written, long spoken ("18°C" is three words): the same cut before a
+                    # conjunction, with words counted as spoken; never a cut anywhere else.
+                    return self._content_word_cut(buffer, min_score=3, spoken=True) or (end, boundary)
                 return end, boundary
         if first:
             return self._content_word_cut(buffer)
         return None
 
-    def _content_word_cut(self, buffer: str, min_score: int = 0) -> tuple[int, Boundary] | None:
+    def _content_word_cut(
+        self, buffer: str, min_score: int = 0, spoken: bool = False
+    ) -> tuple[int, Boundary] | None:
         """Cut run-on text after a content word, preferring a phrase boundary.
 
         Waits until more than ``first_max_words + 1`` complete words are here, then scores each cut
-        after word ``first_min_words + 1`` .. ``first_max_words + 1`` (spoken words): best before a
-        conjunction ("closed | and the front door"), then before a preposition or article ("set |
-        to 21.5"), then anywhere after a content word; never right after a function word ("the |
-        lights"), nor after a number (its unit or AM/PM may come next: "21.5 | °C" would orphan
-        it). With ``min_score`` 3 only a cut before a conjunction will do (None when there is
-        none), and then after a number too ("18°C | and partly cloudy": no unit can follow).
+        after word ``first_min_words + 1`` .. ``first_max_words + 1``: best before a conjunction
+        ("closed | and the front door"), then before a preposition or article ("set | to 21.5"),
+        then anywhere after a content word; never right after a function word ("the | lights"),
+        nor after a number (its unit or AM/PM may come next: "21.5 | °C" would orphan it). With
+        ``min_score`` 3 only a cut before a conjunction will do (None when there is none), and then
+        after a number too ("18°C | and partly cloudy": no unit can follow). *spoken*: count words
+        as said (only with ``min_score`` 3, which never falls back to an arbitrary cut).
         """
         last = self.first_max_words + 1
-        # Spoken words are never fewer than written ones: the cut is among the first few.
-        complete = [w for w in _WORD.finditer(buffer) if w.end() < len(buffer)][: last + 2]
-        spoken = [self._spoken_words(buffer[: w.end()]) for w in complete]
-        if not spoken or spoken[-1] <= last:
+        complete = [w for w in _WORD.finditer(buffer) if w.end() < len(buffer)]
+        if spoken:
+            # Spoken words are never fewer than written ones: the cut is among the first few.
+            complete = complete[: last + 2]
+            counts = [self._spoken_words(buffer[: w.end()]) for w in complete]
+        else:
+            counts = list(range(1, len(complete) + 1))
+        if not counts or counts[-1] <= last:
             return None
         best: tuple[int, int] | None = None  # (score, index)
         for index in range(1, len(complete)):  # a cut after word index, before word index + 1
-            if not self.first_min_words + 1 <= spoken[index - 1] <= last:
+            if not self.first_min_words + 1 <= counts[index - 1] <= last:
                 continue
             word = _bare(complete[index - 1].group())
             following = _bare(complete[index].group())
             if not word or word in _FUNCTION_WORDS or not following[:1].isalpha():
                 continue
             if any(ch.isdigit() for ch in word) and not (min_score and following in _CONJUNCTIONS):
-                # Only where the alternative is the whole clause: elsewhere an earlier phrase
-                # boundary keeps the piece shorter ("lights | to 30% and switched").
                 continue
             score = 3 if following in _CONJUNCTIONS else 2 if following in _FUNCTION_WORDS else 1
             if best is None or score >= best[0]:
@@ -349,8 +362,7 @@ class TextSegmenter:
         if best is None or best[0] < min_score:
             if min_score:
                 return None
-            fits = [i for i in range(1, len(complete)) if spoken[i - 1] <= self.first_max_words]
-            best = (0, fits[-1] if fits else 1)
+            best = (0, self.first_max_words)
         return complete[best[1] - 1].end(), "word"
 
 
