@@ -151,7 +151,7 @@ def test_full_rewrite_sounds_like_the_int8_model(
         want = sessions[0].run(None, feeds_for(ids, voices[voice]))[0].ravel()
         got = sessions[1].run(None, feeds_for(ids, voices[voice]))[0].ravel()
         assert got.shape == want.shape  # same durations: nothing before the vocoder moved
-        # Measured 0.6–0.9 dB on these; the threshold the on-machine check uses is 2 dB.
+        # Under 1 dB where measured (0.57–0.84); the threshold the on-machine check uses is 2 dB.
         assert band_distance_db(want, got) < 1.2
 
 

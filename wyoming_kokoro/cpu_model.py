@@ -23,7 +23,7 @@ integer accumulation has no rounding (``build_gemm_model(exact=True)`` gives bit
 model's audio; tested). The two float rewrites round differently in the last bit, and the int8
 graph re-quantizes its activations before every conv, so a last-bit difference can move an 8-bit
 step: the waveform is not identical, the sound is. Measured on real voices (``band_distance_db``),
-the loudest frames' spectra differ by 0.6–0.9 dB on average over 40 mel-spaced bands, with no band
+the loudest frames' spectra differ by 0.57–0.84 dB on average over 40 mel-spaced bands, with no band
 off by more than ~0.2 dB on average over an utterance: less than the int8 model differs from the
 float model it was quantized from (~1 dB), and whisper-base hears the same words (bench/wer.py).
 
@@ -74,7 +74,7 @@ GEMM_MODEL_FILENAME = "kokoro-v1.0.int8-gemm.onnx"
 BUILDER_VERSION = 3
 
 #: The rewritten model's loudest frames may differ from the int8 model's by this much, in dB
-#: averaged over mel-spaced bands (measured: 0.6–0.9 dB on real voices; a saturating kernel or
+#: averaged over mel-spaced bands (measured: 0.57–0.84 dB on real voices; a saturating kernel or
 #: a wrong rewrite changes the sound by far more).
 MAX_BAND_DB = 2.0
 
