@@ -229,10 +229,10 @@ class TextSegmenter:
     A boundary is only trusted once the whitespace after it has arrived, so "21." followed later by
     "5" is never cut.
 
-    *spoken* rewrites text as it will be said (the text front end's normalizer): the first
-    segment's limits then count words heard, not written, because that is what its audio's length
-    and so the time to first audio follow. "Currently it's 18°C and partly cloudy in Berlin," is 8
-    words written but 10 spoken ("eighteen degrees Celsius").
+    *spoken* rewrites text as it will be said (the text front end's normalizer). A first clause
+    short in written words but long in spoken ones ("Currently it's 18°C and partly cloudy in
+    Berlin," is 8 written, 10 spoken: "eighteen degrees Celsius") may then be cut before its
+    conjunction, as a 9–10-word one is; every other rule counts written words.
     """
 
     def __init__(

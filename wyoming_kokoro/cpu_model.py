@@ -422,6 +422,7 @@ class _Graph:
         for node in self.nodes:
             if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
                 self.constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+        self._position = {id(node): index for index, node in enumerate(self.nodes)}
         self._gone: set[int] = set()
         self._insert: dict[int, list[NodeProto]] = {}
 
@@ -444,7 +445,7 @@ class _Graph:
         if self._gone.intersection(ids):
             raise CpuModelError("overlapping rewrite patterns")
         self._gone.update(ids)
-        last = max(self.nodes.index(node) for node in old)
+        last = max(self._position[id(node)] for node in old)
         self._insert[id(self.nodes[last])] = new
 
     def commit(self) -> None:

@@ -153,7 +153,7 @@ class SynthesisStream:
         self.speed = speed
         self.language = language
         self.created = time.monotonic()
-        # The first piece's length is judged in spoken words ("18°C" is three), as it will be said.
+        # A first clause long only when spoken ("18°C" is three words) may be cut before "and".
         self._segmenter = TextSegmenter(spoken=functools.partial(normalize_text, language=language))
         self._segments: asyncio.Queue[Segment | None] = asyncio.Queue()
         self._waiting_segments = 0  # segments in _segments, not yet phonemized
