@@ -3,9 +3,9 @@
 The promise is "same sound, faster". The conv rewrite alone is exact, so that model is compared
 sample for sample with the int8 export on the real voices, and single convs of every shape the
 export uses (strides, dilations, pads, one tap) are compared with ConvInteger on random data. The
-fused scaling and InstanceNormalization round differently in the last bit, so the full model is
-compared by sound (same length, spectra within MAX_BAND_DB) and each fusion on its own graph to
-float rounding. Exactness holds only where MLAS has exact uint8×int8 kernels (VNNI/AMX); those
+fused scaling, InstanceNormalization and the STFT as a conv round differently in the last bit, so
+the full model is compared by sound (same length, spectra within MAX_BAND_DB) and each rewrite on
+its own graph to float rounding. Exactness holds only where MLAS has exact uint8×int8 kernels (VNNI/AMX); those
 tests are skipped elsewhere, and the selection logic that keeps such CPUs on the int8 model is
 tested everywhere.
 """
@@ -94,7 +94,15 @@ def test_cpu_signature_keeps_only_the_flags_that_matter() -> None:
 def test_every_conv_becomes_a_matmul_and_nothing_else_changes(
     int8_model: Path, gemm_model: Path, exact_model: Path
 ) -> None:
-    ops = ("ConvInteger", "MatMulInteger", "MatMulIntegerToFloat", "InstanceNormalization", "ReduceMean")
+    ops = (
+        "ConvInteger",
+        "MatMulInteger",
+        "MatMulIntegerToFloat",
+        "InstanceNormalization",
+        "ReduceMean",
+        "STFT",
+        "Conv",
+    )
     count = {
         name: {op: sum(n.op_type == op for n in onnx.load(str(path)).graph.node) for op in ops}
         for name, path in (("int8", int8_model), ("gemm", gemm_model), ("exact", exact_model))
@@ -109,6 +117,9 @@ def test_every_conv_becomes_a_matmul_and_nothing_else_changes(
     assert count["gemm"]["MatMulInteger"] == matmuls
     assert count["gemm"]["InstanceNormalization"] == 62
     assert count["gemm"]["ReduceMean"] == count["int8"]["ReduceMean"] - 2 * 62
+    # The vocoder's one STFT is a float conv.
+    assert (count["int8"]["STFT"], count["gemm"]["STFT"], count["exact"]["STFT"]) == (1, 0, 1)
+    assert count["gemm"]["Conv"] == count["int8"]["Conv"] + 1
     before, after = onnx.load(str(int8_model)), onnx.load(str(gemm_model))
     assert [i.name for i in after.graph.input] == [i.name for i in before.graph.input]
     assert [o.name for o in after.graph.output] == [o.name for o in before.graph.output]
@@ -225,6 +236,58 @@ def test_a_normalization_whose_parts_are_used_elsewhere_is_left_alone() -> None:
     model.graph.node.append(helper.make_node("Identity", ["std"], ["std_copy"]))
     assert _rewrite_instance_norms(model.graph) == 0
     assert len(model.graph.node) == 10
+
+
+def stft_model(shape_from_reshape: bool = True) -> onnx.ModelProto:
+    """The export's STFT: a [1, T] signal made by a Reshape, 20-point Hann frames, hop 5."""
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(20) / 20)).astype(np.float32)
+    nodes = [helper.make_node("STFT", ["signal", "step", "window", "length"], ["y"], onesided=1)]
+    if shape_from_reshape:
+        nodes.insert(0, helper.make_node("Reshape", ["x", "shape"], ["signal"]))
+    graph = helper.make_graph(
+        nodes,
+        "stft",
+        [helper.make_tensor_value_info("x" if shape_from_reshape else "signal", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [
+            numpy_helper.from_array(np.array([1, -1], np.int64), "shape"),
+            numpy_helper.from_array(np.array(5, np.int64), "step"),
+            numpy_helper.from_array(window, "window"),
+            numpy_helper.from_array(np.array(20, np.int64), "length"),
+        ],
+    )
+    return helper.make_model(graph, ir_version=9, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_stft_becomes_a_conv_that_keeps_the_ops_rounding() -> None:
+    from wyoming_kokoro.cpu_model import _rewrite_stft
+
+    rewritten = stft_model()
+    assert _rewrite_stft(rewritten.graph) == 1
+    assert "STFT" not in [n.op_type for n in rewritten.graph.node]
+    # A harmonic-source-like signal: a few harmonics and a little noise, 3 s at 24 kHz.
+    rng = np.random.default_rng(7)
+    time = np.arange(72000) / 24000
+    x = 0.1 * sum(np.sin(2 * np.pi * 140 * h * time) / h for h in range(1, 8))
+    x = (x + rng.standard_normal(time.size) * 0.003).astype(np.float32)[None, :]
+    want = session(stft_model().SerializeToString()).run(None, {"x": x})[0]
+    got = session(rewritten.SerializeToString()).run(None, {"x": x})[0]
+    assert got.shape == want.shape == (1, (72000 - 20) // 5 + 1, 11, 2)
+    np.testing.assert_allclose(got, want, atol=1e-5 * float(np.abs(want).max()))
+    # DC and Nyquist have no imaginary part, only rounding noise, and the vocoder takes its
+    # phase: the op's own basis keeps the sign of that noise (a textbook basis makes it 0).
+    for k in (0, 10):
+        noise_want, noise_got = want[0, :, k, 1], got[0, :, k, 1]
+        assert np.abs(noise_want).max() < 1e-5 and np.abs(noise_want).max() > 0
+        assert np.mean(np.sign(noise_got) == np.sign(noise_want)) > 0.9
+
+
+def test_an_stft_of_unknown_signal_rank_is_left_alone() -> None:
+    from wyoming_kokoro.cpu_model import _rewrite_stft
+
+    model = stft_model(shape_from_reshape=False)  # could be complex, [batch, T, 2]
+    assert _rewrite_stft(model.graph) == 0
+    assert [n.op_type for n in model.graph.node] == ["STFT"]
 
 
 def conv_with_bias_model(seed: int, bias: bool) -> onnx.ModelProto:
