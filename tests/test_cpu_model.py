@@ -5,9 +5,9 @@ sample for sample with the int8 export on the real voices, and single convs of e
 export uses (strides, dilations, pads, one tap) are compared with ConvInteger on random data. The
 fused scaling, InstanceNormalization and the STFT as a conv round differently in the last bit, so
 the full model is compared by sound (same length, spectra within MAX_BAND_DB) and each rewrite on
-its own graph to float rounding. Exactness holds only where MLAS has exact uint8×int8 kernels (VNNI/AMX); those
-tests are skipped elsewhere, and the selection logic that keeps such CPUs on the int8 model is
-tested everywhere.
+its own graph to float rounding. Exactness holds only where MLAS has exact uint8×int8 kernels
+(VNNI/AMX); those tests are skipped elsewhere, and the selection logic that keeps such CPUs on the
+int8 model is tested everywhere.
 """
 
 from __future__ import annotations
@@ -102,6 +102,7 @@ def test_every_conv_becomes_a_matmul_and_nothing_else_changes(
         "ReduceMean",
         "STFT",
         "Conv",
+        "Pow",
     )
     count = {
         name: {op: sum(n.op_type == op for n in onnx.load(str(path)).graph.node) for op in ops}
@@ -120,6 +121,7 @@ def test_every_conv_becomes_a_matmul_and_nothing_else_changes(
     # The vocoder's one STFT is a float conv.
     assert (count["int8"]["STFT"], count["gemm"]["STFT"], count["exact"]["STFT"]) == (1, 0, 1)
     assert count["gemm"]["Conv"] == count["int8"]["Conv"] + 1
+    assert (count["int8"]["Pow"], count["gemm"]["Pow"]) == (50, 0)  # all squares
     before, after = onnx.load(str(int8_model)), onnx.load(str(gemm_model))
     assert [i.name for i in after.graph.input] == [i.name for i in before.graph.input]
     assert [o.name for o in after.graph.output] == [o.name for o in before.graph.output]
@@ -280,6 +282,39 @@ def test_stft_becomes_a_conv_that_keeps_the_ops_rounding() -> None:
         noise_want, noise_got = want[0, :, k, 1], got[0, :, k, 1]
         assert np.abs(noise_want).max() < 1e-5 and np.abs(noise_want).max() > 0
         assert np.mean(np.sign(noise_got) == np.sign(noise_want)) > 0.9
+
+
+def test_squares_become_products_with_the_same_bits() -> None:
+    from wyoming_kokoro.cpu_model import _rewrite_squares
+
+    def powers() -> onnx.ModelProto:
+        graph = helper.make_graph(
+            [
+                helper.make_node("Pow", ["x", "two"], ["square"]),
+                helper.make_node("Pow", ["x", "three"], ["cube"]),
+            ],
+            "powers",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+            [
+                helper.make_tensor_value_info("square", TensorProto.FLOAT, None),
+                helper.make_tensor_value_info("cube", TensorProto.FLOAT, None),
+            ],
+            [
+                numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+                numpy_helper.from_array(np.array(3.0, np.float32), "three"),
+            ],
+        )
+        return helper.make_model(graph, ir_version=9, opset_imports=[helper.make_opsetid("", 17)])
+
+    rewritten = powers()
+    assert _rewrite_squares(rewritten.graph) == 1
+    assert [n.op_type for n in rewritten.graph.node] == ["Mul", "Pow"]
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal(100_000) * np.exp(rng.uniform(-20, 20, 100_000))).astype(np.float32)
+    want = session(powers().SerializeToString()).run(None, {"x": x})
+    got = session(rewritten.SerializeToString()).run(None, {"x": x})
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
 
 
 def test_an_stft_of_unknown_signal_rank_is_left_alone() -> None:

@@ -9,7 +9,7 @@ layout needs (an im2col ``Gather`` and two transposes per conv) eat part of that
 inference is still ~1.5–1.9× faster (``bench/models.py``). The price is paid once per start:
 ONNX Runtime takes ~4 s longer to plan this larger graph (~6 s instead of ~2 s here).
 
-Three more rewrites take another ~20 % off (``bench/models.py``), each the same arithmetic in fewer
+Four more rewrites take another ~20 % off (``bench/models.py``), each the same arithmetic in fewer
 passes over memory or on a faster kernel:
 
 * after each rewritten conv, the export's int32 bias add, cast and rescale become the bias and
@@ -22,7 +22,8 @@ passes over memory or on a faster kernel:
   takes the phase of every bin, including DC and Nyquist, whose imaginary parts are rounding noise
   (~1e-7), and the network is sensitive to the sign of that noise. A textbook DFT basis (exact
   zeros there) changes the sound by 3–8 dB in some bands; the op's own basis reproduces it (per-band
-  mean difference within ±0.04 dB of the int8 model over 45 pieces, three voices).
+  mean difference within ±0.04 dB of the int8 model over 45 pieces, three voices);
+* Snake's ``Pow(sin, 2)`` becomes ``Mul(sin, sin)``: the same bits, ~30 % less time per op.
 
 The conv rewrite alone is exact: the weights' ``W_q - zero_point`` fits int8 for every conv of the
 export (it is checked), padding uses the activation's own zero point as ConvInteger does, and
@@ -129,11 +130,12 @@ def build_gemm_model(src: Path, dst: Path, *, exact: bool = False) -> Path:
     rewritten, skipped = _rewrite_convs(model.graph)
     if rewritten == 0:
         raise CpuModelError(f"{src} has no ConvInteger nodes to rearrange (not the int8 export?)")
-    fused = normalized = stfts = 0
+    fused = normalized = stfts = squares = 0
     if not exact:
         fused = _fuse_conv_scaling(model.graph)
         normalized = _rewrite_instance_norms(model.graph)
         stfts = _rewrite_stft(model.graph)
+        squares = _rewrite_squares(model.graph)
         if fused and not any(o.domain == "com.microsoft" for o in model.opset_import):
             model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
     _remove_dead_code(model.graph)  # the uint8 weights the convs no longer read
@@ -147,13 +149,14 @@ def build_gemm_model(src: Path, dst: Path, *, exact: bool = False) -> Path:
     _atomic_write(Path(dst), data)
     _LOGGER.info(
         "Built %s: %d convs as MatMulInteger (%d left as they were; %d with fused scaling), "
-        "%d InstanceNormalization, %d STFT as Conv in %.1f s",
+        "%d InstanceNormalization, %d STFT as Conv, %d Pow(x, 2) as Mul in %.1f s",
         dst,
         rewritten,
         skipped,
         fused,
         normalized,
         stfts,
+        squares,
         time.monotonic() - started,
     )
     return Path(dst)
@@ -643,6 +646,28 @@ def _rewrite_stft(graph: GraphProto) -> int:
         for index, made in enumerate(new):
             made.name = f"{p}/{index}"
         g.replace([node], new)
+        count += 1
+    g.commit()
+    return count
+
+
+def _rewrite_squares(graph: GraphProto) -> int:
+    """``Pow(x, 2)`` (Snake's sin², 48 times on the vocoder's largest tensors) becomes ``Mul(x, x)``:
+    the same correctly rounded product, ~30 % quicker in ONNX Runtime (0.45 vs 0.64 ms on
+    128 × 13081 floats here). Returns how many."""
+    import numpy as np
+    from onnx import helper
+
+    g = _Graph(graph)
+    count = 0
+    for node in [n for n in g.nodes if n.op_type == "Pow" and n.domain in ("", "ai.onnx")]:
+        exponent = g.constants.get(node.input[1])
+        if exponent is None or exponent.size != 1 or float(exponent.ravel()[0]) != 2.0:
+            continue
+        if exponent.dtype != np.float32:
+            continue
+        square = helper.make_node("Mul", [node.input[0]] * 2, list(node.output), name=f"{node.name}/as_mul")
+        g.replace([node], [square])
         count += 1
     g.commit()
     return count
