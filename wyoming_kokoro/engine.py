@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from . import assets
 from .audio import SAMPLE_RATE, pcm_seconds, shape_piece, to_pcm16
-from .chunking import MAX_PIECE_TOKENS, PhonemeUnit, Segment, TextSegmenter, take_piece
+from .chunking import MAX_PIECE_TOKENS, Boundary, PhonemeUnit, Segment, TextSegmenter, take_piece
 from .config import Config
 from .frontend import MAX_TOKENS, TextFrontend
 from .normalize import normalize_text
@@ -587,11 +587,13 @@ class KokoroEngine:
             return cached
         ids = self.frontend.tokenize(piece.phonemes)[:MAX_TOKENS]
         loop = asyncio.get_running_loop()
-        started = time.perf_counter()
+        # Trimming and PCM conversion (~4 ms for 10 s of audio) run in the inference thread too:
+        # on the event loop they would delay every other client's events (describe included).
+        job = functools.partial(
+            _render_pcm, ids=ids, table=stream.voice.table, speed=stream.speed, boundary=piece.boundary
+        )
         try:
-            audio = await loop.run_in_executor(
-                self._infer_pool, _run_session, self.session, ids, stream.voice.table, stream.speed
-            )
+            pcm, elapsed = await loop.run_in_executor(self._infer_pool, job, self.session)
         except Exception as err:
             if self.device != "cuda" or self.config.device != "auto" or self.cpu_session_factory is None:
                 raise
@@ -602,11 +604,7 @@ class KokoroEngine:
             self.device = "cpu"
             self.model_path = Path(self.session._model_path)
             self.model_id = f"{self.model_path.name}:{self.model_path.stat().st_size}"
-            audio = await loop.run_in_executor(
-                self._infer_pool, _run_session, self.session, ids, stream.voice.table, stream.speed
-            )
-        elapsed = time.perf_counter() - started
-        pcm = to_pcm16(shape_piece(audio, piece.boundary))
+            pcm, elapsed = await loop.run_in_executor(self._infer_pool, job, self.session)
         self.stats.pieces += 1
         self.stats.inference_seconds += elapsed
         self.stats.audio_seconds += pcm_seconds(pcm)
@@ -614,6 +612,22 @@ class KokoroEngine:
         _LOGGER.debug("Piece of %d tokens: %.2f s audio in %.3f s", len(ids), pcm_seconds(pcm), elapsed)
         self.cache.put(key, pcm)
         return pcm
+
+
+def _render_pcm(
+    session: ort.InferenceSession,
+    *,
+    ids: list[int],
+    table: npt.NDArray[np.float32],
+    speed: float,
+    boundary: Boundary,
+) -> tuple[bytes, float]:
+    """One piece as it is sent: inference, then trimmed, faded, paused PCM; and the inference's
+    own seconds (what the speed model learns from)."""
+    started = time.perf_counter()
+    audio = _run_session(session, ids, table, speed)
+    elapsed = time.perf_counter() - started
+    return to_pcm16(shape_piece(audio, boundary)), elapsed
 
 
 def _run_session(

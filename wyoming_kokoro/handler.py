@@ -64,6 +64,8 @@ _LOGGER = logging.getLogger(__name__)
 #: what satellites and Home Assistant are used to, small enough for a satellite's playback buffer,
 #: and large enough that the ~100-byte event header costs under 5 %.
 CHUNK_SAMPLES = 1024
+#: Audio chunks written between yields to the event loop (~0.7 s of audio).
+_CHUNKS_PER_YIELD = 16
 
 # Error codes, sent as ``Error.code``.
 VOICE_NOT_FOUND = "voice-not-found"
@@ -630,7 +632,11 @@ class KokoroEventHandler(AsyncEventHandler):
 
     async def _send_pcm(self, pcm: bytes) -> None:
         step = CHUNK_SAMPLES * SAMPLE_WIDTH * CHANNELS
-        for offset in range(0, len(pcm), step):
+        for index, offset in enumerate(range(0, len(pcm), step)):
+            if index and index % _CHUNKS_PER_YIELD == 0:
+                # Writing does not yield while the socket keeps up, and a long piece is hundreds
+                # of events: let other connections (a describe, another reply) in between.
+                await asyncio.sleep(0)
             chunk = AudioChunk(
                 rate=SAMPLE_RATE,
                 width=SAMPLE_WIDTH,
