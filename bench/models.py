@@ -6,7 +6,9 @@ only the conv rewrite (bit-for-bit the int8 model's audio).
 
 For each configuration it reports the session load time, the first inference on a new input length
 (where cuDNN's EXHAUSTIVE search pays its tuning), the median time for a short reply (time to first
-audio) and a long one, the real-time factor, and the throughput of N concurrent requests.
+audio) and a long one, the real-time factor, and the throughput of N concurrent requests. All
+sessions are open at once and the timed calls run in interleaved rounds (each configuration once per
+round), so a shared host's drift affects every configuration alike: compare the × columns.
 
     .venv/bin/python bench/models.py                         # CPU: int8 vs gemm vs fp32 vs fp16
     .venv/bin/python bench/models.py --device cuda            # CUDA: fp32/fp16 × HEURISTIC/DEFAULT/EXHAUSTIVE
@@ -70,9 +72,10 @@ def timed(fn: object, *args: object) -> tuple[float, np.ndarray]:
     return time.perf_counter() - start, audio
 
 
-def bench_one(
-    name: str, device: str, search: str, path: Path, threads: int, repeat: int, concurrency: int, tokens: dict
-) -> dict[str, object]:
+def open_session(
+    device: str, search: str, path: Path, threads: int, tokens: dict
+) -> tuple[ort.InferenceSession, float, float]:
+    """A session for one configuration, its load time and its first call on a new input length."""
     if device == "cuda":
         providers: list[object] = [(CUDA, {**CUDA_PROVIDER_OPTIONS, "cudnn_conv_algo_search": search}), CPU]
     else:
@@ -80,36 +83,22 @@ def bench_one(
     started = time.perf_counter()
     session = ort.InferenceSession(str(path), sess_options=_session_options(threads), providers=providers)
     load_s = time.perf_counter() - started
-    table = tokens["voice"]
-    first_s, _ = timed(_run_session, session, tokens["short"], table, 1.0)
-    short = [timed(_run_session, session, tokens["short"], table, 1.0) for _ in range(repeat)]
-    long_ = [timed(_run_session, session, tokens["long"], table, 1.0) for _ in range(repeat)]
-    short_audio = short[0][1].size / SAMPLE_RATE
-    long_audio = long_[0][1].size / SAMPLE_RATE
-    long_median = statistics.median(t for t, _ in long_)
-    # Throughput: N requests at once (each the long text), audio seconds produced per wall second.
+    first_s, _ = timed(_run_session, session, tokens["short"], tokens["voice"], 1.0)
+    return session, load_s, first_s
+
+
+def throughput(session: ort.InferenceSession, tokens: dict, concurrency: int) -> tuple[float, bool]:
+    """N requests at once (each the long text): audio seconds produced per wall second."""
     with ThreadPoolExecutor(concurrency) as pool:
         started = time.perf_counter()
         results = list(
-            pool.map(lambda _: _run_session(session, tokens["long"], table, 1.0), range(concurrency))
+            pool.map(
+                lambda _: _run_session(session, tokens["long"], tokens["voice"], 1.0), range(concurrency)
+            )
         )
         wall = time.perf_counter() - started
-    return {
-        "model": name,
-        "device": device,
-        "search": search if device == "cuda" else "-",
-        "providers": session.get_providers()[0],
-        "load_s": load_s,
-        "first_call_s": first_s,
-        "short_median_s": statistics.median(t for t, _ in short),
-        "short_audio_s": short_audio,
-        "long_median_s": long_median,
-        "long_audio_s": long_audio,
-        "rtf": long_median / long_audio,
-        "concurrency": concurrency,
-        "throughput_audio_s_per_s": sum(r.size for r in results) / SAMPLE_RATE / wall,
-        "finite": bool(all(np.isfinite(a).all() for _, a in short + long_)),
-    }
+    finite = all(np.isfinite(a).all() for a in results)
+    return sum(r.size for r in results) / SAMPLE_RATE / wall, finite
 
 
 def main() -> None:
@@ -140,29 +129,67 @@ def main() -> None:
         "long": long_ids,
         "voice": voices["af_heart"],
     }
-    rows = []
-    for name in models:
+    configs = [(name, search) for name in models for search in searches]
+    opened = {}
+    for name, search in configs:
         path = model_path(name, args.cache_dir)
-        for search in searches:
-            row = bench_one(
-                name, args.device, search, path, args.threads, args.repeat, args.concurrency, tokens
-            )
-            rows.append(row)
-            print("RESULT " + json.dumps(row))
+        opened[name, search] = open_session(args.device, search, path, args.threads, tokens)
+    # Interleaved rounds: every configuration runs once per round, so the host's drift (a shared
+    # machine's speed can move by 25 % within minutes) hits all of them alike and ratios hold.
+    short: dict[tuple[str, str], list[float]] = {config: [] for config in configs}
+    long_: dict[tuple[str, str], list[float]] = {config: [] for config in configs}
+    audio: dict[tuple[str, str, str], np.ndarray] = {}
+    for _ in range(args.repeat):
+        for config in configs:
+            session = opened[config][0]
+            for kind, times in (("short", short), ("long", long_)):
+                elapsed, audio[(*config, kind)] = timed(
+                    _run_session, session, tokens[kind], tokens["voice"], 1.0
+                )
+                times[config].append(elapsed)
+    rows = []
+    for name, search in configs:
+        session, load_s, first_s = opened[name, search]
+        tput, finite = throughput(session, tokens, args.concurrency)
+        long_median = statistics.median(long_[name, search])
+        long_audio = audio[name, search, "long"].size / SAMPLE_RATE
+        row = {
+            "model": name,
+            "device": args.device,
+            "search": search if args.device == "cuda" else "-",
+            "providers": session.get_providers()[0],
+            "load_s": load_s,
+            "first_call_s": first_s,
+            "short_median_s": statistics.median(short[name, search]),
+            "short_audio_s": audio[name, search, "short"].size / SAMPLE_RATE,
+            "long_median_s": long_median,
+            "long_audio_s": long_audio,
+            "rtf": long_median / long_audio,
+            "concurrency": args.concurrency,
+            "throughput_audio_s_per_s": tput,
+            "finite": bool(
+                finite and all(np.isfinite(audio[name, search, kind]).all() for kind in ("short", "long"))
+            ),
+        }
+        rows.append(row)
+        print("RESULT " + json.dumps(row))
     header = (
-        f"{'model':<6} {'search':<11} {'load':>6} {'1st':>6} {'short':>6} {'long':>6} {'RTF':>6} {'tput':>6}"
+        f"{'model':<10} {'search':<11} {'load':>6} {'1st':>6} {'short':>6} {'×':>5} {'long':>6} {'×':>5} "
+        f"{'RTF':>6} {'tput':>6}"
     )
     print("\n" + header)
+    base = rows[0]
     for row in rows:
         print(
-            f"{row['model']:<6} {row['search']:<11} {row['load_s']:6.2f} {row['first_call_s']:6.3f} "
-            f"{row['short_median_s']:6.3f} {row['long_median_s']:6.3f} {row['rtf']:6.3f} "
-            f"{row['throughput_audio_s_per_s']:6.2f}"
+            f"{row['model']:<10} {row['search']:<11} {row['load_s']:6.2f} {row['first_call_s']:6.3f} "
+            f"{row['short_median_s']:6.3f} {row['short_median_s'] / base['short_median_s']:5.2f} "
+            f"{row['long_median_s']:6.3f} {row['long_median_s'] / base['long_median_s']:5.2f} "
+            f"{row['rtf']:6.3f} {row['throughput_audio_s_per_s']:6.2f}"
         )
     print(
         f"\nshort = {SHORT!r} ({len(short_ids)} tokens); long = {len(long_ids)} tokens; "
-        f"times in seconds (medians of {args.repeat}); tput = audio seconds per wall second at "
-        f"concurrency {args.concurrency}"
+        f"times in seconds (medians of {args.repeat} interleaved rounds); × = relative to the first "
+        f"row; tput = audio seconds per wall second at concurrency {args.concurrency}"
     )
 
 
