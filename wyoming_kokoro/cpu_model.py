@@ -409,9 +409,7 @@ def _conv_as_matmul(
         helper.make_node("Transpose", [p + "/y"], [p + "/yt"], perm=[1, 0]),
         helper.make_node("Unsqueeze", [p + "/yt", axis0], [node.output[0]]),
     ]
-    for index, made in enumerate(new):
-        made.name = f"{p}/{index}"
-    return new
+    return _named(p, new)
 
 
 class _Graph:
@@ -469,6 +467,13 @@ class _Graph:
                 nodes.append(node)
         del self.graph.node[:]
         self.graph.node.extend(nodes)
+
+
+def _named(prefix: str, nodes: list[NodeProto]) -> list[NodeProto]:
+    """*nodes*, named ``prefix/0``, ``prefix/1``…: unique names that say which rewrite made them."""
+    for index, node in enumerate(nodes):
+        node.name = f"{prefix}/{index}"
+    return nodes
 
 
 def _other(node: NodeProto, name: str) -> str:
@@ -536,9 +541,9 @@ def _fuse_conv_scaling(graph: GraphProto) -> int:
             helper.make_node("Transpose", [p + "/y"], [p + "/yt"], perm=[1, 0]),
             helper.make_node("Unsqueeze", [p + "/yt", unsqueeze.input[1]], [rescale.output[0]]),
         ]
-        for index, made in enumerate(new):
-            made.name = f"{p}/{index}"
-        g.replace([n for n in (matmul, transpose, unsqueeze, add, cast, rescale) if n is not None], new)
+        g.replace(
+            [n for n in (matmul, transpose, unsqueeze, add, cast, rescale) if n is not None], _named(p, new)
+        )
         fused += 1
     g.commit()
     return fused
@@ -596,9 +601,9 @@ def _rewrite_instance_norms(graph: GraphProto) -> int:
                 epsilon=float(eps.ravel()[0]),
             ),
         ]
-        for index, made in enumerate(new):
-            made.name = f"{p}/{index}"
-        g.replace([mean, centre, square, variance, add_eps, sqrt, divide, gamma_mul, beta_add], new)
+        g.replace(
+            [mean, centre, square, variance, add_eps, sqrt, divide, gamma_mul, beta_add], _named(p, new)
+        )
         count += 1
     g.commit()
     return count
@@ -626,13 +631,12 @@ def _rewrite_stft(graph: GraphProto) -> int:
             continue
         if not _is_real_signal(g, node.input[0]):
             continue
-        basis = _stft_basis(int(step.reshape(())), window)
-        bins = size // 2 + 1
+        hop, bins = int(step.reshape(())), size // 2 + 1
         p = f"{node.name or node.output[0]}/as_conv"
         weights = p + "/basis"
         graph.initializer.extend(
             [
-                numpy_helper.from_array(basis, weights),
+                numpy_helper.from_array(_stft_basis(window), weights),
                 numpy_helper.from_array(np.array([0, 1, -1], dtype=np.int64), p + "/channel"),
                 numpy_helper.from_array(np.array([0, bins, 2, -1], dtype=np.int64), p + "/bins"),
             ]
@@ -640,13 +644,11 @@ def _rewrite_stft(graph: GraphProto) -> int:
         # A real signal, [batch, T] or [batch, T, 1], as a one-channel sequence [batch, 1, T].
         new = [
             helper.make_node("Reshape", [node.input[0], p + "/channel"], [p + "/x"]),
-            helper.make_node("Conv", [p + "/x", weights], [p + "/y"], strides=[int(step.reshape(()))]),
+            helper.make_node("Conv", [p + "/x", weights], [p + "/y"], strides=[hop]),
             helper.make_node("Reshape", [p + "/y", p + "/bins"], [p + "/yr"]),
             helper.make_node("Transpose", [p + "/yr"], [node.output[0]], perm=[0, 3, 1, 2]),
         ]
-        for index, made in enumerate(new):
-            made.name = f"{p}/{index}"
-        g.replace([node], new)
+        g.replace([node], _named(p, new))
         count += 1
     g.commit()
     return count
@@ -701,9 +703,10 @@ def _is_real_signal(g: _Graph, name: str) -> bool:
     return entries == 2
 
 
-def _stft_basis(step: int, window: npt.NDArray[Any]) -> npt.NDArray[Any]:
+def _stft_basis(window: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """ONNX Runtime's one-sided STFT of one frame, as conv kernels [bins · 2, 1, size] (real and
-    imaginary part of each bin, in that order): the op applied to each unit impulse."""
+    imaginary part of each bin, in that order): the op applied to each unit impulse. One frame per
+    signal, so the frame step plays no part."""
     import numpy as np
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
@@ -715,7 +718,7 @@ def _stft_basis(step: int, window: npt.NDArray[Any]) -> npt.NDArray[Any]:
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [size, size, 1])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [
-            numpy_helper.from_array(np.array(step, dtype=np.int64), "step"),
+            numpy_helper.from_array(np.array(1, dtype=np.int64), "step"),
             numpy_helper.from_array(np.asarray(window, dtype=np.float32), "window"),
             numpy_helper.from_array(np.array(size, dtype=np.int64), "length"),
         ],
