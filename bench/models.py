@@ -97,8 +97,15 @@ def throughput(session: ort.InferenceSession, tokens: dict, concurrency: int) ->
             )
         )
         wall = time.perf_counter() - started
-    finite = all(np.isfinite(a).all() for a in results)
+    finite = bool(all(np.isfinite(a).all() for a in results))
     return sum(r.size for r in results) / SAMPLE_RATE / wall, finite
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def main() -> None:
@@ -108,9 +115,9 @@ def main() -> None:
         "--models", nargs="+", default=None, choices=("int8", "gemm", "gemm-exact", "fp32", "fp16")
     )
     parser.add_argument("--searches", nargs="+", default=["HEURISTIC", "DEFAULT", "EXHAUSTIVE"])
-    parser.add_argument("--threads", type=int, default=physical_cores())
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--threads", type=positive, default=physical_cores())
+    parser.add_argument("--repeat", type=positive, default=5)
+    parser.add_argument("--concurrency", type=positive, default=2)
     parser.add_argument("--cache-dir", type=Path, default=assets.default_cache_dir())
     args = parser.parse_args()
     if args.device == "cuda" and CUDA not in ort.get_available_providers():
@@ -139,6 +146,7 @@ def main() -> None:
     short: dict[tuple[str, str], list[float]] = {config: [] for config in configs}
     long_: dict[tuple[str, str], list[float]] = {config: [] for config in configs}
     audio: dict[tuple[str, str, str], np.ndarray] = {}
+    finite = dict.fromkeys(configs, True)  # every output of every round
     for _ in range(args.repeat):
         for config in configs:
             session = opened[config][0]
@@ -147,10 +155,11 @@ def main() -> None:
                     _run_session, session, tokens[kind], tokens["voice"], 1.0
                 )
                 times[config].append(elapsed)
+                finite[config] = finite[config] and bool(np.isfinite(audio[(*config, kind)]).all())
     rows = []
     for name, search in configs:
         session, load_s, first_s = opened[name, search]
-        tput, finite = throughput(session, tokens, args.concurrency)
+        tput, finite_together = throughput(session, tokens, args.concurrency)
         long_median = statistics.median(long_[name, search])
         long_audio = audio[name, search, "long"].size / SAMPLE_RATE
         row = {
@@ -167,9 +176,7 @@ def main() -> None:
             "rtf": long_median / long_audio,
             "concurrency": args.concurrency,
             "throughput_audio_s_per_s": tput,
-            "finite": bool(
-                finite and all(np.isfinite(audio[name, search, kind]).all() for kind in ("short", "long"))
-            ),
+            "finite": finite[name, search] and finite_together,
         }
         rows.append(row)
         print("RESULT " + json.dumps(row))
