@@ -4,19 +4,37 @@ scheduling, cancellation and the phrase cache."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
+import threading
+import time
+from collections import deque
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from wyoming_kokoro.audio import SAMPLE_RATE
-from wyoming_kokoro.chunking import TextSegmenter
-from wyoming_kokoro.engine import AudioPiece, KokoroEngine, PhraseCache, _run_session
+from wyoming_kokoro.chunking import PhonemeUnit, TextSegmenter
+from wyoming_kokoro.engine import (
+    AudioPiece,
+    KokoroEngine,
+    PhraseCache,
+    SpeedModel,
+    SynthesisStream,
+    _Job,
+    _run_session,
+)
+from wyoming_kokoro.normalize import normalize_text
 from wyoming_kokoro.voices import VoiceError
 
 
 async def collect(engine: KokoroEngine, text: str, **kwargs: object) -> list[AudioPiece]:
     return [piece async for piece in engine.synthesize(text, **kwargs)]  # type: ignore[arg-type]
+
+
+async def read_all(stream: SynthesisStream) -> list[AudioPiece]:
+    return [piece async for piece in stream]
 
 
 def samples(pieces: list[AudioPiece]) -> np.ndarray:
@@ -152,6 +170,102 @@ async def test_a_short_reply_overtakes_a_long_announcement(engine: KokoroEngine)
     await run("short", "Lights off.")
     await long_task
     assert order == ["short", "long"]
+
+
+class RunProbe:
+    """The real session, recording each inference: its tokens, and whether it ran to the end."""
+
+    def __init__(self, real: object) -> None:
+        self.real = real
+        self.lock = threading.Lock()
+        self.running: dict[int, tuple[int, float]] = {}  # call number → tokens, start
+        self.stopped: set[int] = set()
+        self.calls = 0
+        self.most = 0
+
+    def get_inputs(self) -> object:
+        return self.real.get_inputs()  # type: ignore[attr-defined]
+
+    def run(self, outputs: object, feeds: dict[str, np.ndarray], *args: object) -> object:
+        tokens = next(v for k, v in feeds.items() if k in ("tokens", "input_ids")).shape[1]
+        with self.lock:
+            self.calls += 1
+            call = self.calls
+            self.running[call] = (tokens, time.monotonic())
+            self.most = max(self.most, len(self.running))
+        try:
+            return self.real.run(outputs, feeds, *args)  # type: ignore[attr-defined]
+        except Exception:
+            self.stopped.add(call)
+            raise
+        finally:
+            with self.lock:
+                del self.running[call]
+
+
+async def test_a_first_piece_does_not_wait_for_a_running_continuation_piece(engine: KokoroEngine) -> None:
+    real_session, real_cache = engine.session, engine.cache
+    probe = RunProbe(real_session)
+    engine.session = probe
+    engine.cache = PhraseCache(0)  # every piece an inference
+    try:
+        sentence = "Part {} of the announcement says the wind up north will be strong all day and all night."
+        long_text = " ".join(sentence.format(n) for n in range(8))
+        long = engine.open_stream()
+        long.feed(long_text)
+        long.close()
+        long_reply = asyncio.create_task(read_all(long))
+        # Wait for a piece of seconds that has just started, while the announcement has audio
+        # enough buffered to have it made again after a short reply (later pieces, as the
+        # buffer grows faster than it plays).
+        big: list[int] = []
+        while not big and not long_reply.done():
+            await asyncio.sleep(0.02)
+            now = time.monotonic()
+            big = [
+                call
+                for call, (tokens, started) in probe.running.items()
+                if tokens >= 80
+                and now - started < 0.2
+                and (long.deadline - now) * 0.8 > engine.speed_model.estimate(tokens) + 1.0
+            ]
+        assert big, "no long continuation piece was made"
+        assert samples(await collect(engine, "Lights off.")).size > 0
+        # That piece was stopped for the short reply (not waited for), and started over after it.
+        assert big[0] in probe.stopped
+        assert engine.stats.preempted > 0
+        pieces = await long_reply
+        # The long reply lost nothing and repeated nothing: the same phonemes as its text's.
+        segmenter = TextSegmenter(spoken=functools.partial(normalize_text, language="en-us"))
+        segments = [*segmenter.feed(long_text), *segmenter.flush()]
+        expected = " ".join(engine.frontend.phonemize(s.text, "en-us") for s in segments)
+        assert " ".join(p.phonemes for p in pieces).split() == expected.split()
+        assert probe.most == 1  # one inference at a time: the memory arena holds one
+    finally:
+        engine.session, engine.cache = real_session, real_cache
+
+
+def test_a_running_piece_is_stopped_only_when_that_is_worth_it() -> None:
+    speed = SpeedModel(rtf=0.3, audio_per_token=0.07, overhead=0.05)  # 150 tokens ≈ 3.2 s here
+    waiting = SimpleNamespace(
+        ready=True, first_audio_at=None, priority=(0, 0.0), units=deque([PhonemeUnit("x" * 20, "sentence")])
+    )
+    engine = SimpleNamespace(_streams=[waiting], speed_model=speed)
+
+    def stopped(tokens: int, elapsed: float, buffered: float, first: bool = False) -> bool:
+        now = time.monotonic()
+        stream = SimpleNamespace(deadline=now + buffered)
+        job = _Job(stream, PhonemeUnit("x" * tokens, "sentence"), first=first, started=now - elapsed)  # type: ignore[arg-type]
+        KokoroEngine._preempt_if_worth_it(engine, job)  # type: ignore[arg-type]
+        return bool(job.run_options.terminate)
+
+    assert stopped(150, 0.2, 10.0)  # early in a long piece, plenty of audio buffered
+    assert not stopped(150, 2.0, 10.0)  # past half way: finishing it is cheaper than starting over
+    assert not stopped(150, 0.2, 4.0)  # its reply's audio would run out before it is made again
+    assert not stopped(10, 0.05, 10.0)  # nearly done anyway
+    assert not stopped(150, 0.2, 10.0, first=True)  # a first piece is never stopped
+    waiting.first_audio_at = 1.0  # no reply is waiting for its first audio
+    assert not stopped(150, 0.2, 10.0)
 
 
 async def test_cancel_drops_queued_work(engine: KokoroEngine) -> None:
