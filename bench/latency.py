@@ -3,12 +3,14 @@
 It measures what a Home Assistant user feels: time to ``audio-start``, to the first audio chunk and
 to the last, the real-time factor, and *underrun* seconds — how long a player that starts at the first
 chunk would have to stop and wait for audio (a stall). With ``--clients C`` it runs C clients at once
-and also times ``describe`` while they run (Home Assistant polls it). With ``--start`` it launches our
-server itself (cold phrase cache) and reports the server's CPU seconds per second of audio.
+(``--stagger S``: S seconds apart) and also times ``describe`` while they run (Home Assistant polls
+it). With ``--start`` it launches our server itself (cold phrase cache) and reports the server's CPU
+seconds per second of audio.
 
     .venv/bin/python bench/latency.py --start                      # plain synthesize, 1 client
     .venv/bin/python bench/latency.py --start --mode stream         # LLM-style streamed text
     .venv/bin/python bench/latency.py --start --clients 3
+    .venv/bin/python bench/latency.py --start --clients 3 --stagger 1   # arrivals 1 s apart
     .venv/bin/python bench/latency.py --uri tcp://127.0.0.1:10200   # any Wyoming TTS, e.g. wyoming-piper
 
 Prints a table and one JSON line (prefix ``RESULT``) so runs can be compared.
@@ -27,8 +29,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient
@@ -145,6 +149,12 @@ async def one_request(uri: str, text: str, mode: str, voice: str | None, wps: fl
         return run
 
 
+async def after(delay: float, request: Coroutine[Any, Any, Run]) -> Run:
+    """``request``, started ``delay`` seconds from now (its times count from its own start)."""
+    await asyncio.sleep(delay)
+    return await request
+
+
 async def describe_latency(uri: str) -> float:
     async with AsyncClient.from_uri(uri) as client:
         t0 = time.perf_counter()
@@ -221,7 +231,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             for offset in range(0, len(texts), 1):
                 batch = [texts[(offset + k) % len(texts)] for k in range(args.clients)]
                 tasks = [
-                    asyncio.create_task(one_request(uri, t, args.mode, args.voice, args.wps)) for t in batch
+                    asyncio.create_task(
+                        after(k * args.stagger, one_request(uri, t, args.mode, args.voice, args.wps))
+                    )
+                    for k, t in enumerate(batch)
                 ]
                 if args.clients > 1:
                     await asyncio.sleep(0.3)
@@ -242,6 +255,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "uri": "self" if args.start else uri,
         "mode": args.mode,
         "clients": args.clients,
+        "stagger_s": args.stagger,
         "requests": len(runs),
         "errors": len(runs) - len(ok),
         "audio_start_p50": percentile([r.audio_start for r in ok], 50),
@@ -283,6 +297,13 @@ def main() -> None:
     parser.add_argument("--server-arg", action="append", default=[], help="extra argument for our server")
     parser.add_argument("--mode", choices=("plain", "stream"), default="plain")
     parser.add_argument("--clients", type=int, default=1, help="concurrent clients")
+    parser.add_argument(
+        "--stagger",
+        type=float,
+        default=0.0,
+        help="seconds between the clients' starts (0: all at once, the worst case for first pieces; "
+        "e.g. 1: later clients ask while earlier replies are still being synthesized)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="passes over the texts")
     parser.add_argument("--wps", type=float, default=20.0, help="streaming pace in words per second")
     parser.add_argument("--voice", help="voice name (default: the server's)")
@@ -290,6 +311,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.start and not args.uri:
         parser.error("give --uri or --start")
+    if args.stagger < 0:
+        parser.error("--stagger must be 0 or more seconds")
     asyncio.run(main_async(args))
 
 
