@@ -138,3 +138,13 @@ def test_debug_logging_reports_provider_and_node_placement(tmp_path: Path, confi
     # MatMulIntegerToFloat where the model was rearranged for this CPU's integer kernels).
     placement = r"CPUExecutionProvider ran \d+ nodes: .*(ConvInteger|MatMulInteger(ToFloat)?)×\d+"
     assert re.search(placement, result.stderr)
+
+
+def test_serve_flags_become_config_overrides() -> None:
+    from wyoming_kokoro.__main__ import _build_parser, _overrides
+
+    args = _build_parser("serve").parse_args(
+        ["--release-memory", "--phrase-cache-size", "0", "--threads", "2"]
+    )
+    assert _overrides(args) == {"release_memory": True, "phrase_cache_size": 0, "threads": 2}
+    assert _overrides(_build_parser("serve").parse_args([])) == {}  # absent flags leave the file's values

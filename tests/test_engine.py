@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import re
 import threading
 import time
@@ -12,6 +13,7 @@ from collections import deque
 from types import SimpleNamespace
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from wyoming_kokoro.audio import SAMPLE_RATE
@@ -255,7 +257,13 @@ def test_a_running_piece_is_stopped_only_when_that_is_worth_it() -> None:
     def stopped(tokens: int, elapsed: float, buffered: float, first: bool = False) -> bool:
         now = time.monotonic()
         stream = SimpleNamespace(deadline=now + buffered)
-        job = _Job(stream, PhonemeUnit("x" * tokens, "sentence"), first=first, started=now - elapsed)  # type: ignore[arg-type]
+        job = _Job(
+            stream,
+            PhonemeUnit("x" * tokens, "sentence"),
+            first=first,
+            started=now - elapsed,
+            run_options=ort.RunOptions(),
+        )  # type: ignore[arg-type]
         KokoroEngine._preempt_if_worth_it(engine, job)  # type: ignore[arg-type]
         return bool(job.run_options.terminate)
 
@@ -266,6 +274,24 @@ def test_a_running_piece_is_stopped_only_when_that_is_worth_it() -> None:
     assert not stopped(150, 0.2, 10.0, first=True)  # a first piece is never stopped
     waiting.first_audio_at = 1.0  # no reply is waiting for its first audio
     assert not stopped(150, 0.2, 10.0)
+
+
+def test_release_memory_gives_the_arena_back_after_each_inference(engine: KokoroEngine) -> None:
+    def rss_mb() -> float:
+        return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    ids = engine.frontend.tokenize(engine.frontend.phonemize("Hello, this is a test. " * 12, "en-us"))[:150]
+    table = engine.voices.resolve("af_heart").table
+    real_config = engine.config
+    try:
+        _run_session(engine.session, ids, table, 1.0, engine.run_options())
+        kept = rss_mb()  # the arena holds a long piece's working memory
+        engine.config = real_config.model_copy(update={"release_memory": True})
+        _run_session(engine.session, ids, table, 1.0, engine.run_options())
+        released = rss_mb()
+    finally:
+        engine.config = real_config
+    assert released < kept - 50, (kept, released)
 
 
 async def test_cancel_drops_queued_work(engine: KokoroEngine) -> None:

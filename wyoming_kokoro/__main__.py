@@ -70,6 +70,12 @@ def _build_parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--zeroconf-name", help="instance name shown in Home Assistant")
         parser.add_argument("--http", help="also serve the OpenAI speech API, e.g. tcp://0.0.0.0:8880")
         parser.add_argument("--phrase-cache-size", type=int, help="cached phrases (0 = off)")
+        parser.add_argument(
+            "--release-memory",
+            action="store_true",
+            default=None,
+            help="give ONNX Runtime's working memory back after every inference (small boards)",
+        )
     if command == "synth":
         parser.add_argument("text", nargs="?", help="text to speak; '-' or omitted reads stdin")
         parser.add_argument("-f", "--file", type=Path, help="read the text from a file")
@@ -94,6 +100,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "voice": getattr(args, "voice", None),
         "speed": getattr(args, "speed", None),
         "phrase_cache_size": getattr(args, "phrase_cache_size", None),
+        "release_memory": getattr(args, "release_memory", None),
         "log_level": "debug" if getattr(args, "debug", False) else getattr(args, "log_level", None),
     }
     overrides: dict[str, Any] = {key: value for key, value in flat.items() if value is not None}

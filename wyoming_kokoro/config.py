@@ -117,6 +117,8 @@ class Config(_Section):
     blends: dict[str, str] = Field(default_factory=dict)
     #: Recently spoken phrases kept as audio so repeated confirmations start instantly (0 = off).
     phrase_cache_size: int = Field(64, ge=0)
+    #: Give ONNX Runtime's working memory back after every inference instead of keeping it.
+    release_memory: bool = False
     #: ``auto`` = $WYOMING_KOKORO_CACHE, else $XDG_CACHE_HOME/wyoming-kokoro, else ~/.cache/wyoming-kokoro.
     cache_dir: str = "auto"
     log_level: LogLevel = "info"

@@ -29,6 +29,7 @@ OPTION_KEYS: dict[str, str] = {
     "blends": "blends",
     "device": "device",
     "threads": "threads",
+    "release_memory": "release_memory",
     "debug_logging": "log_level",
 }
 
@@ -56,7 +57,7 @@ def options_to_config(options: Mapping[str, Any]) -> dict[str, Any]:
         print(f"kokoro-options: ignoring unknown option(s): {', '.join(unknown)}", file=sys.stderr)
 
     config: dict[str, Any] = json.loads(json.dumps(FIXED_CONFIG))  # deep copy
-    for option in ("voice", "speed", "device"):
+    for option in ("voice", "speed", "device", "release_memory"):
         if option in options:
             config[OPTION_KEYS[option]] = options[option]
     # Optional in the schema: absent means the server's own default ("auto" = physical cores).
