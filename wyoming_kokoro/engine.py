@@ -682,7 +682,7 @@ class KokoroEngine:
         stream.deliver(AudioPiece(pcm, piece.phonemes))
 
     async def _render(
-        self, piece: PhonemeUnit, stream: SynthesisStream, run_options: ort.RunOptions | None = None
+        self, piece: PhonemeUnit, stream: SynthesisStream, run_options: ort.RunOptions
     ) -> bytes:
         key = (piece.phonemes, stream.voice.key, stream.speed, self.model_id)
         cached = self.cache.get(key)
@@ -704,7 +704,7 @@ class KokoroEngine:
         try:
             pcm, elapsed = await loop.run_in_executor(self._infer_pool, job, self.session)
         except Exception as err:
-            if run_options is not None and run_options.terminate:
+            if run_options.terminate:
                 raise _Preempted from err
             if self.device != "cuda" or self.config.device != "auto" or self.cpu_session_factory is None:
                 raise
@@ -743,7 +743,7 @@ def _render_pcm(
     table: npt.NDArray[np.float32],
     speed: float,
     boundary: Boundary,
-    run_options: ort.RunOptions | None = None,
+    run_options: ort.RunOptions,
 ) -> tuple[bytes, float]:
     """One piece as it is sent: inference, then trimmed, faded, paused PCM; and the inference's
     own seconds (what the speed model learns from)."""
