@@ -247,6 +247,33 @@ async def test_a_first_piece_does_not_wait_for_a_running_continuation_piece(engi
         engine.session, engine.cache = real_session, real_cache
 
 
+async def test_a_cached_first_piece_neither_waits_for_nor_stops_a_running_piece(engine: KokoroEngine) -> None:
+    real_session, real_cache = engine.session, engine.cache
+    probe = RunProbe(real_session)
+    engine.session = probe
+    engine.cache = PhraseCache(8)
+    try:
+        await collect(engine, "Lights off.")  # now cached
+        long = engine.open_stream()
+        sentence = "Part {} of the announcement says the wind up north will be strong all day and all night."
+        long.feed(" ".join(sentence.format(n) for n in range(6)))  # no two alike: none of it cached
+        long.close()
+        long_reply = asyncio.create_task(read_all(long))
+        big: list[int] = []
+        while not big and not long_reply.done():
+            await asyncio.sleep(0.02)
+            big = [call for call, (tokens, _) in probe.running.items() if tokens >= 80]
+        assert big, "no long continuation piece was made"
+        hits = engine.stats.cache_hits
+        assert samples(await collect(engine, "Lights off.")).size > 0
+        assert engine.stats.cache_hits == hits + 1
+        assert big[0] in probe.running  # spoken while that piece ran on, not after it or instead of it
+        assert samples(await long_reply).size > 0
+        assert not probe.stopped
+    finally:
+        engine.session, engine.cache = real_session, real_cache
+
+
 def test_a_running_piece_is_stopped_only_when_that_is_worth_it() -> None:
     speed = SpeedModel(rtf=0.3, audio_per_token=0.07, overhead=0.05)  # 150 tokens ≈ 3.2 s here
     waiting = SimpleNamespace(

@@ -19,6 +19,8 @@ Why it is built this way (numbers from the 2-core CPU this project targets):
   without it; the briefing did not stall either way. Running the two side by side instead was
   tried: the short reply got its audio after 0.94 s where it took 0.49 s alone, and ONNX
   Runtime's memory arena grew by up to 200 MB to hold two inferences at once.
+* A first piece found in the phrase cache is sent at once, whatever is running: it needs no
+  inference, so it neither waits for one nor has one stopped for it.
 * Each reply has at most one piece in flight, which keeps its pieces in order and lets the next
   piece be packed from whatever text has arrived by then (so its size can grow with the buffer).
 """
@@ -598,6 +600,7 @@ class KokoroEngine:
         task: asyncio.Task[None] | None = None
         try:
             while True:
+                self._serve_cached_first_pieces()
                 if task is not None and not task.done():
                     assert job is not None
                     self._preempt_if_worth_it(job)
@@ -629,6 +632,27 @@ class KokoroEngine:
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+
+    def _serve_cached_first_pieces(self) -> None:
+        """A reply whose first piece is in the phrase cache gets it now, even while an inference
+        runs: a repeated confirmation needs no inference, so it neither waits for one nor has one
+        stopped for it."""
+        for stream in list(self._streams):  # a reply spoken whole from the cache leaves the list
+            if not stream.ready or stream.first_audio_at is not None:
+                continue
+            phonemes = stream.units[0].phonemes
+            if len(phonemes) > MAX_TOKENS:
+                continue  # its first piece is cut from it, see take_piece
+            pcm = self.cache.get(self._cache_key(phonemes, stream))
+            if pcm is None:
+                continue
+            self.stats.cache_hits += 1
+            piece = stream.units.popleft()
+            stream.tokens_done += len(piece.phonemes)
+            stream.deliver(AudioPiece(pcm, piece.phonemes))
+
+    def _cache_key(self, phonemes: str, stream: SynthesisStream) -> tuple[str, str, float, str]:
+        return (phonemes, stream.voice.key, stream.speed, self.model_id)
 
     def _preempt_if_worth_it(self, job: _Job) -> None:
         """Stop the running continuation piece when a reply is waiting for its first audio, and
@@ -684,7 +708,7 @@ class KokoroEngine:
     async def _render(
         self, piece: PhonemeUnit, stream: SynthesisStream, run_options: ort.RunOptions
     ) -> bytes:
-        key = (piece.phonemes, stream.voice.key, stream.speed, self.model_id)
+        key = self._cache_key(piece.phonemes, stream)
         cached = self.cache.get(key)
         if cached is not None:
             self.stats.cache_hits += 1
