@@ -4,12 +4,15 @@ scheduling, cancellation and the phrase cache."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import re
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -205,14 +208,27 @@ class RunProbe:
                 del self.running[call]
 
 
-async def test_a_first_piece_does_not_wait_for_a_running_continuation_piece(engine: KokoroEngine) -> None:
+@contextlib.contextmanager
+def probed(engine: KokoroEngine, cache_size: int) -> Iterator[RunProbe]:
+    """The engine's session behind a RunProbe, with a phrase cache of ``cache_size``, for one test."""
     real_session, real_cache = engine.session, engine.cache
     probe = RunProbe(real_session)
-    engine.session = probe
-    engine.cache = PhraseCache(0)  # every piece an inference
+    engine.session, engine.cache = probe, PhraseCache(cache_size)
     try:
-        sentence = "Part {} of the announcement says the wind up north will be strong all day and all night."
-        long_text = " ".join(sentence.format(n) for n in range(8))
+        yield probe
+    finally:
+        engine.session, engine.cache = real_session, real_cache
+
+
+def announcement(sentences: int) -> str:
+    """A long reply of ~90-token sentences, no two alike (so none of it comes from the cache)."""
+    sentence = "Part {} of the announcement says the wind up north will be strong all day and all night."
+    return " ".join(sentence.format(n) for n in range(sentences))
+
+
+async def test_a_first_piece_does_not_wait_for_a_running_continuation_piece(engine: KokoroEngine) -> None:
+    with probed(engine, cache_size=0) as probe:  # every piece an inference
+        long_text = announcement(8)
         long = engine.open_stream()
         long.feed(long_text)
         long.close()
@@ -243,20 +259,13 @@ async def test_a_first_piece_does_not_wait_for_a_running_continuation_piece(engi
         expected = " ".join(engine.frontend.phonemize(s.text, "en-us") for s in segments)
         assert " ".join(p.phonemes for p in pieces).split() == expected.split()
         assert probe.most == 1  # one inference at a time: the memory arena holds one
-    finally:
-        engine.session, engine.cache = real_session, real_cache
 
 
 async def test_a_cached_first_piece_neither_waits_for_nor_stops_a_running_piece(engine: KokoroEngine) -> None:
-    real_session, real_cache = engine.session, engine.cache
-    probe = RunProbe(real_session)
-    engine.session = probe
-    engine.cache = PhraseCache(8)
-    try:
+    with probed(engine, cache_size=8) as probe:
         await collect(engine, "Lights off.")  # now cached
         long = engine.open_stream()
-        sentence = "Part {} of the announcement says the wind up north will be strong all day and all night."
-        long.feed(" ".join(sentence.format(n) for n in range(6)))  # no two alike: none of it cached
+        long.feed(announcement(6))
         long.close()
         long_reply = asyncio.create_task(read_all(long))
         big: list[int] = []
@@ -270,14 +279,16 @@ async def test_a_cached_first_piece_neither_waits_for_nor_stops_a_running_piece(
         assert big[0] in probe.running  # spoken while that piece ran on, not after it or instead of it
         assert samples(await long_reply).size > 0
         assert not probe.stopped
-    finally:
-        engine.session, engine.cache = real_session, real_cache
 
 
 def test_a_running_piece_is_stopped_only_when_that_is_worth_it() -> None:
     speed = SpeedModel(rtf=0.3, audio_per_token=0.07, overhead=0.05)  # 150 tokens ≈ 3.2 s here
     waiting = SimpleNamespace(
-        ready=True, first_audio_at=None, priority=(0, 0.0), units=deque([PhonemeUnit("x" * 20, "sentence")])
+        ready=True,
+        first_audio_at=None,
+        priority=(0, 0.0),
+        units=deque([PhonemeUnit("x" * 20, "sentence")]),
+        next_budget=lambda: 20,  # its first piece: the 20-token unit whole
     )
     engine = SimpleNamespace(_streams=[waiting], speed_model=speed)
 
@@ -305,7 +316,7 @@ def test_a_running_piece_is_stopped_only_when_that_is_worth_it() -> None:
 
 def test_release_memory_gives_the_arena_back_after_each_inference(engine: KokoroEngine) -> None:
     def rss_mb() -> float:
-        return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
     ids = engine.frontend.tokenize(engine.frontend.phonemize("Hello, this is a test. " * 12, "en-us"))[:150]
     table = engine.voices.resolve("af_heart").table

@@ -672,7 +672,7 @@ class KokoroEngine:
             return
         now = time.monotonic()
         first = min(waiting, key=lambda s: s.priority)
-        first_cost = self.speed_model.estimate(min(len(first.units[0].phonemes), MAX_TOKENS))
+        first_cost = self.speed_model.estimate(first.next_budget())  # the first piece is taken whole
         piece_cost = self.speed_model.estimate(len(job.piece.phonemes))
         elapsed = now - job.started
         if piece_cost - elapsed < max(elapsed, _MIN_PREEMPT_GAIN):
