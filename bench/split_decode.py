@@ -1,0 +1,205 @@
+"""Why a long first clause is not sent in two halves (yet): the measurements behind #5's fourth goal.
+
+A first piece is synthesized whole before any audio goes out, and ~95 % of an inference is the
+vocoder, so a long first clause ("Today you used 12.4 kWh of electricity,", ~3 s of speech) is the
+slowest first audio. Two ways to send its first words sooner, each measured here:
+
+* **cut the text** (synthesize "Today you used 12.4 kWh" on its own): the model then ends those
+  words like a sentence. Columns ``alone`` / ``inside``: the predicted frames (25 ms each) of the
+  last word of the clause's first half, synthesized alone and inside the clause.
+* **cut the frames**: predict the whole clause's durations and pitch once (the text encoder and
+  predictors, a few % of an inference), decode the frames of its first words, send them, and decode
+  the rest while they play. The model is cut where the export hands the aligned features to the
+  decoder; the harmonic source's phase is carried into the second half through an input added to
+  the graph. Prosody is the clause's; but the decoder's 62 instance normalizations take their
+  statistics over the frames they are given, so each half comes out at its own level. Columns
+  ``whole s`` / ``head s``: decoding the clause vs its first half (the wait for first audio);
+  ``head dB`` / ``tail dB``: each half's level against the same stretch of one decode of the clause
+  (the step a listener would hear at the seam is their difference).
+
+    .venv/bin/python bench/split_decode.py                    # the benchmark replies' first clauses
+    .venv/bin/python bench/split_decode.py --texts FILE       # one text per line (American English)
+
+Prints two tables and one JSON line (prefix ``RESULT``). Builds nothing into the cache: the two
+halves are written to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+import numpy as np
+import numpy.typing as npt
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, utils
+
+from wyoming_kokoro.chunking import TextSegmenter
+from wyoming_kokoro.config import load_config
+from wyoming_kokoro.engine import KokoroEngine, cpu_session
+from wyoming_kokoro.normalize import normalize_text
+
+HERE = Path(__file__).parent
+# Where the export hands over to the decoder (frames of 600 samples; F0/energy two per frame).
+FEATURES, F0, NOISE = "/encoder/MatMul_1_output_0", "/encoder/Reshape_output_0", "/encoder/Reshape_1_output_0"
+DURATIONS = "/encoder/Clip_output_0"
+HOP = 600
+OVERLAP = 4  # frames decoded by both halves and crossfaded (the decoder's convs pad a chunk's edges)
+HARMONICS = np.arange(1, 10, dtype=np.float32)
+
+
+def split_model(src: Path, folder: Path, threads: int) -> tuple[ort.InferenceSession, ort.InferenceSession]:
+    """The prosody half (tokens → aligned features, F0, energy, durations) and the decoder half
+    (those → audio, with a ``phase0`` input added to the harmonic source's running phase)."""
+    extractor = utils.Extractor(onnx.load(str(src)))
+    prosody = extractor.extract_model(["tokens", "style", "speed"], [FEATURES, F0, NOISE, DURATIONS])
+    decoder = extractor.extract_model([FEATURES, F0, NOISE, "style"], ["audio"])
+    cumsum = next(n for n in decoder.graph.node if n.op_type == "CumSum" and "l_sin_gen" in n.name)
+    phase = cumsum.output[0]
+    for node in decoder.graph.node:
+        node.input[:] = [f"{phase}_plus_phase0" if name == phase else name for name in node.input]
+    index = list(decoder.graph.node).index(cumsum)
+    decoder.graph.node.insert(index + 1, helper.make_node("Add", [phase, "phase0"], [f"{phase}_plus_phase0"]))
+    decoder.graph.input.append(helper.make_tensor_value_info("phase0", TensorProto.FLOAT, [1, 1, 9]))
+    onnx.save(prosody, str(folder / "prosody.onnx"))
+    onnx.save(decoder, str(folder / "decoder.onnx"))
+    return cpu_session(folder / "prosody.onnx", threads), cpu_session(folder / "decoder.onnx", threads)
+
+
+def predict(
+    session: ort.InferenceSession, ids: list[int], style: npt.NDArray[np.float32]
+) -> list[npt.NDArray]:
+    feeds = {"tokens": np.array([[0, *ids, 0]], np.int64), "style": style, "speed": np.ones(1, np.float32)}
+    features, f0, noise, durations = session.run(None, feeds)
+    return [features, f0, noise, np.asarray(durations).ravel()]
+
+
+def decode(
+    session: ort.InferenceSession, p: list[npt.NDArray], style: npt.NDArray, a: int, b: int
+) -> npt.NDArray:
+    """Frames [a, b) as a piece of its own, the harmonic source's phase carried in from frame a."""
+    steps = p[1][0, : 2 * a].astype(np.float32)[:, None] * HARMONICS / np.float32(24000)
+    phase = (np.sum((steps - np.floor(steps)).astype(np.float64), axis=0) % 1.0).astype(np.float32)
+    feeds = {
+        FEATURES: np.ascontiguousarray(p[0][:, :, a:b]),
+        F0: np.ascontiguousarray(p[1][:, 2 * a : 2 * b]),
+        NOISE: np.ascontiguousarray(p[2][:, 2 * a : 2 * b]),
+        "style": style,
+        "phase0": phase.reshape(1, 1, 9),
+    }
+    return np.asarray(session.run(None, feeds)[0], np.float32).ravel()
+
+
+def level_db(audio: npt.NDArray, reference: npt.NDArray) -> float:
+    return float(
+        10 * np.log10(np.mean(audio.astype(np.float64) ** 2) / np.mean(reference.astype(np.float64) ** 2))
+    )
+
+
+def first_clauses(texts: list[str]) -> list[str]:
+    """Each text's first segment, as the engine cuts it."""
+    clauses = []
+    for text in texts:
+        segmenter = TextSegmenter(spoken=functools.partial(normalize_text, language="en-us"))
+        segments = [*segmenter.feed(text), *segmenter.flush()]
+        clauses.append(segments[0].text)
+    return clauses
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=Path, default=HERE / "ha_replies.txt")
+    parser.add_argument("--voice", default="af_heart")
+    parser.add_argument("--repeat", type=int, default=3, help="timed decodes per clause (median)")
+    args = parser.parse_args()
+    engine = KokoroEngine.load(load_config(None, {"phrase_cache_size": 0, "zeroconf": {"enabled": False}}))
+    table = engine.voices.resolve(args.voice).table
+    with tempfile.TemporaryDirectory() as folder:
+        prosody, decoder = split_model(engine.model_path, Path(folder), engine.config.resolved_threads())
+
+        def phonemes(text: str) -> tuple[str, list[int], npt.NDArray[np.float32]]:
+            ph = engine.frontend.phonemize(text, "en-us").rstrip(" .,;:!?")
+            ids = engine.frontend.tokenize(ph)
+            return ph, ids, table[len(ids) - 1].reshape(1, -1).astype(np.float32)
+
+        texts = [line.strip() for line in args.texts.read_text().splitlines() if line.strip()]
+        rows: list[dict[str, object]] = []
+        header = ["words", "alone", "inside", "whole s", "head s", "head dB", "tail dB"]
+        print(f"{'first clause':44s} " + " ".join(f"{h:>7s}" for h in header))
+        for clause in first_clauses(texts):
+            ph, ids, style = phonemes(clause)
+            words = ph.split(" ")
+            if len(words) < 6:
+                continue
+            # Part 1: the clause's first half as a text of its own vs inside the clause.
+            half = len(words) // 2
+            alone_ids = engine.frontend.tokenize(" ".join(words[:half]))
+            alone_style = table[len(alone_ids) - 1].reshape(1, -1).astype(np.float32)
+            whole_p, alone_p = predict(prosody, ids, style), predict(prosody, alone_ids, alone_style)
+            last = len(words[half - 1])
+            start = len(" ".join(words[:half])) - last + 1  # token index of the last word, +1 for the pad
+            inside = float(whole_p[3][start : start + last].sum())
+            alone = float(alone_p[3][start : start + last].sum())
+            # Part 2: the same clause's frames cut after that word.
+            cut = int(whole_p[3][: start + last + 1].sum())
+            frames = int(whole_p[3].sum())
+            times: dict[str, list[float]] = {"whole": [], "head": []}
+            for _ in range(args.repeat):
+                began = time.perf_counter()
+                whole = decode(decoder, whole_p, style, 0, frames)
+                times["whole"].append(time.perf_counter() - began)
+                began = time.perf_counter()
+                head = decode(decoder, whole_p, style, 0, cut + OVERLAP)
+                times["head"].append(time.perf_counter() - began)
+            tail = decode(decoder, whole_p, style, cut - OVERLAP, frames)
+            keep, skip = (cut - OVERLAP) * HOP, 2 * OVERLAP * HOP
+            row = {
+                "clause": clause,
+                "words": len(words),
+                "last_word_frames_inside": inside,
+                "last_word_frames_alone": alone,
+                "whole_s": statistics.median(times["whole"]),
+                "head_s": statistics.median(times["head"]),
+                "head_level_db": level_db(head[:keep], whole[:keep]),
+                "tail_level_db": level_db(tail[skip:], whole[keep + skip :]),
+            }
+            rows.append(row)
+            values = [
+                alone,
+                inside,
+                row["whole_s"],
+                row["head_s"],
+                row["head_level_db"],
+                row["tail_level_db"],
+            ]
+            print(f"{clause[:44]:44s} {len(words):7d} " + " ".join(f"{float(str(v)):7.2f}" for v in values))
+
+    def median(key: str) -> float:
+        return float(statistics.median(float(str(r[key])) for r in rows))
+
+    summary = {
+        "clauses": len(rows),
+        "last_word_frames_inside_p50": median("last_word_frames_inside"),
+        "last_word_frames_alone_p50": median("last_word_frames_alone"),
+        "whole_decode_s_p50": median("whole_s"),
+        "head_decode_s_p50": median("head_s"),
+        "head_level_db_p50": median("head_level_db"),
+        "tail_level_db_p50": median("tail_level_db"),
+    }
+    print()
+    for key, value in summary.items():
+        print(f"{key:32s} {value:.3f}" if isinstance(value, float) else f"{key:32s} {value}")
+    print("RESULT " + json.dumps({**summary, "rows": rows}))
+
+
+if __name__ == "__main__":
+    main()
