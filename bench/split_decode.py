@@ -15,10 +15,13 @@ slowest first audio. Two ways to send its first words sooner, each measured here
   statistics over the frames they are given, so each half comes out at its own level. Columns
   ``whole s`` / ``head s``: decoding the clause vs its first half (the wait for first audio);
   ``head dB`` / ``tail dB``: each half's level against the same stretch of one decode of the clause
-  (the step a listener would hear at the seam is their difference).
+  (the step a listener would hear at the seam is their difference). ``--context K`` lets the first
+  half's decode also see part of the rest (every K-th block of 10 frames, decoded and dropped):
+  its level comes nearer the clause's, and the wait grows by those frames.
 
     .venv/bin/python bench/split_decode.py                    # the benchmark replies' first clauses
     .venv/bin/python bench/split_decode.py --texts FILE       # one text per line (American English)
+    .venv/bin/python bench/split_decode.py --context 2        # the first half sees half the rest
 
 Prints two tables and one JSON line (prefix ``RESULT``). Builds nothing into the cache: the two
 halves are written to a temporary folder.
@@ -84,19 +87,28 @@ def predict(
 
 
 def decode(
-    session: ort.InferenceSession, p: list[npt.NDArray], style: npt.NDArray, a: int, b: int
+    session: ort.InferenceSession,
+    p: list[npt.NDArray],
+    style: npt.NDArray,
+    a: int,
+    b: int,
+    context: npt.NDArray | None = None,
 ) -> npt.NDArray:
-    """Frames [a, b) as a piece of its own, the harmonic source's phase carried in from frame a."""
+    """Frames [a, b) as a piece of its own, the harmonic source's phase carried in from frame a.
+    *context*: more frame indices decoded after them (and dropped), so the normalizations'
+    statistics see more of the clause."""
+    frames = np.arange(a, b) if context is None else np.concatenate([np.arange(a, b), context])
+    steps_of = np.stack([2 * frames, 2 * frames + 1], axis=1).ravel()
     steps = p[1][0, : 2 * a].astype(np.float32)[:, None] * HARMONICS / np.float32(24000)
     phase = (np.sum((steps - np.floor(steps)).astype(np.float64), axis=0) % 1.0).astype(np.float32)
     feeds = {
-        FEATURES: np.ascontiguousarray(p[0][:, :, a:b]),
-        F0: np.ascontiguousarray(p[1][:, 2 * a : 2 * b]),
-        NOISE: np.ascontiguousarray(p[2][:, 2 * a : 2 * b]),
+        FEATURES: np.ascontiguousarray(p[0][:, :, frames]),
+        F0: np.ascontiguousarray(p[1][:, steps_of]),
+        NOISE: np.ascontiguousarray(p[2][:, steps_of]),
         "style": style,
         "phase0": phase.reshape(1, 1, 9),
     }
-    return np.asarray(session.run(None, feeds)[0], np.float32).ravel()
+    return np.asarray(session.run(None, feeds)[0], np.float32).ravel()[: (b - a) * HOP]
 
 
 def level_db(audio: npt.NDArray, reference: npt.NDArray) -> float:
@@ -120,6 +132,13 @@ def main() -> None:
     parser.add_argument("--texts", type=Path, default=HERE / "ha_replies.txt")
     parser.add_argument("--voice", default="af_heart")
     parser.add_argument("--repeat", type=int, default=3, help="timed decodes per clause (median)")
+    parser.add_argument(
+        "--context",
+        type=int,
+        default=0,
+        help="K > 0: the first half's decode also sees every K-th 10-frame block of the rest (then "
+        "dropped), so its normalization statistics are nearer the clause's; costs those frames",
+    )
     args = parser.parse_args()
     engine = KokoroEngine.load(load_config(None, {"phrase_cache_size": 0, "zeroconf": {"enabled": False}}))
     table = engine.voices.resolve(args.voice).table
@@ -152,13 +171,15 @@ def main() -> None:
             # Part 2: the same clause's frames cut after that word.
             cut = int(whole_p[3][: start + last + 1].sum())
             frames = int(whole_p[3].sum())
+            rest = np.arange(cut + 2 * OVERLAP, frames)
+            context = rest[(rest // 10) % args.context == 0] if args.context > 0 else None
             times: dict[str, list[float]] = {"whole": [], "head": []}
             for _ in range(args.repeat):
                 began = time.perf_counter()
                 whole = decode(decoder, whole_p, style, 0, frames)
                 times["whole"].append(time.perf_counter() - began)
                 began = time.perf_counter()
-                head = decode(decoder, whole_p, style, 0, cut + OVERLAP)
+                head = decode(decoder, whole_p, style, 0, cut + OVERLAP, context)
                 times["head"].append(time.perf_counter() - began)
             tail = decode(decoder, whole_p, style, cut - OVERLAP, frames)
             keep, skip = (cut - OVERLAP) * HOP, 2 * OVERLAP * HOP
@@ -187,6 +208,7 @@ def main() -> None:
         return float(statistics.median(float(str(r[key])) for r in rows))
 
     summary = {
+        "context": args.context,
         "clauses": len(rows),
         "last_word_frames_inside_p50": median("last_word_frames_inside"),
         "last_word_frames_alone_p50": median("last_word_frames_alone"),
