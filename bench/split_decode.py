@@ -1,4 +1,4 @@
-"""Why a long first clause is not sent in two halves (yet): the measurements behind #5's fourth goal.
+"""Why a long first clause is not sent in two halves (yet): first audio ≤ 1.0 s for every reply (#5).
 
 A first piece is synthesized whole before any audio goes out, and ~95 % of an inference is the
 vocoder, so a long first clause ("Today you used 12.4 kWh of electricity,", ~3 s of speech) is the
@@ -23,8 +23,8 @@ slowest first audio. Two ways to send its first words sooner, each measured here
     .venv/bin/python bench/split_decode.py --texts FILE       # one text per line (American English)
     .venv/bin/python bench/split_decode.py --context 2        # the first half sees half the rest
 
-Prints two tables and one JSON line (prefix ``RESULT``). Builds nothing into the cache: the two
-halves are written to a temporary folder.
+Prints a table, a summary of medians, and one JSON line (prefix ``RESULT``). Builds nothing into
+the cache: the two halves are written to a temporary folder.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ HERE = Path(__file__).parent
 FEATURES, F0, NOISE = "/encoder/MatMul_1_output_0", "/encoder/Reshape_output_0", "/encoder/Reshape_1_output_0"
 DURATIONS = "/encoder/Clip_output_0"
 HOP = 600
-OVERLAP = 4  # frames decoded by both halves and crossfaded (the decoder's convs pad a chunk's edges)
+OVERLAP = 4  # frames each half decodes past the cut, left out of the levels (edges are zero-padded)
 HARMONICS = np.arange(1, 10, dtype=np.float32)
 
 
