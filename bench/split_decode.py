@@ -36,6 +36,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -127,19 +128,33 @@ def first_clauses(texts: list[str]) -> list[str]:
     return clauses
 
 
+def at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer no smaller than *low*."""
+
+    def integer(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be {low} or more, not {value}")
+        return value
+
+    return integer
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=Path, default=HERE / "ha_replies.txt")
     parser.add_argument("--voice", default="af_heart")
-    parser.add_argument("--repeat", type=int, default=3, help="timed decodes per clause (median)")
+    parser.add_argument("--repeat", type=at_least(1), default=3, help="timed decodes per clause (median)")
     parser.add_argument(
         "--context",
-        type=int,
+        type=at_least(0),
         default=0,
         help="K > 0: the first half's decode also sees every K-th 10-frame block of the rest (then "
         "dropped), so its normalization statistics are nearer the clause's; costs those frames",
     )
     args = parser.parse_args()
+    if not args.texts.is_file():
+        parser.error(f"--texts: no such file: {args.texts}")
     engine = KokoroEngine.load(load_config(None, {"phrase_cache_size": 0, "zeroconf": {"enabled": False}}))
     table = engine.voices.resolve(args.voice).table
     with tempfile.TemporaryDirectory() as folder:
