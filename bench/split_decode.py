@@ -160,25 +160,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         prosody, decoder = split_model(engine.model_path, Path(folder), engine.config.resolved_threads())
 
-        def phonemes(text: str) -> tuple[str, list[int], npt.NDArray[np.float32]]:
-            ph = engine.frontend.phonemize(text, "en-us").rstrip(" .,;:!?")
-            ids = engine.frontend.tokenize(ph)
-            return ph, ids, table[len(ids) - 1].reshape(1, -1).astype(np.float32)
+        def style_for(ids: list[int]) -> npt.NDArray[np.float32]:
+            return table[len(ids) - 1].reshape(1, -1).astype(np.float32)
 
         texts = [line.strip() for line in args.texts.read_text().splitlines() if line.strip()]
-        rows: list[dict[str, object]] = []
+        clauses: list[tuple[str, int]] = []  # each measured clause and its (phoneme) words
+        rows: list[dict[str, float]] = []
         header = ["words", "alone", "inside", "whole s", "head s", "head dB", "tail dB"]
         print(f"{'first clause':44s} " + " ".join(f"{h:>7s}" for h in header))
         for clause in first_clauses(texts):
-            ph, ids, style = phonemes(clause)
+            # Only symbols with a token id, so that character and token positions agree.
+            ph = engine.frontend.phonemize(clause, "en-us").rstrip(" .,;:!?")
+            ph = "".join(ch for ch in ph if ch in engine.frontend.vocab)
+            ids = engine.frontend.tokenize(ph)
             words = ph.split(" ")
             if len(words) < 6:
                 continue
             # Part 1: the clause's first half as a text of its own vs inside the clause.
             half = len(words) // 2
             alone_ids = engine.frontend.tokenize(" ".join(words[:half]))
-            alone_style = table[len(alone_ids) - 1].reshape(1, -1).astype(np.float32)
-            whole_p, alone_p = predict(prosody, ids, style), predict(prosody, alone_ids, alone_style)
+            style = style_for(ids)
+            whole_p, alone_p = predict(prosody, ids, style), predict(prosody, alone_ids, style_for(alone_ids))
             last = len(words[half - 1])
             start = len(" ".join(words[:half])) - last + 1  # token index of the last word, +1 for the pad
             inside = float(whole_p[3][start : start + last].sum())
@@ -198,29 +200,20 @@ def main() -> None:
                 times["head"].append(time.perf_counter() - began)
             tail = decode(decoder, whole_p, style, cut - OVERLAP, frames)
             keep, skip = (cut - OVERLAP) * HOP, 2 * OVERLAP * HOP
-            row = {
-                "clause": clause,
-                "words": len(words),
-                "last_word_frames_inside": inside,
+            row = {  # in the table's column order
                 "last_word_frames_alone": alone,
+                "last_word_frames_inside": inside,
                 "whole_s": statistics.median(times["whole"]),
                 "head_s": statistics.median(times["head"]),
                 "head_level_db": level_db(head[:keep], whole[:keep]),
                 "tail_level_db": level_db(tail[skip:], whole[keep + skip :]),
             }
+            clauses.append((clause, len(words)))
             rows.append(row)
-            values = [
-                alone,
-                inside,
-                row["whole_s"],
-                row["head_s"],
-                row["head_level_db"],
-                row["tail_level_db"],
-            ]
-            print(f"{clause[:44]:44s} {len(words):7d} " + " ".join(f"{float(str(v)):7.2f}" for v in values))
+            print(f"{clause[:44]:44s} {len(words):7d} " + " ".join(f"{value:7.2f}" for value in row.values()))
 
     def median(key: str) -> float:
-        return float(statistics.median(float(str(r[key])) for r in rows))
+        return statistics.median(row[key] for row in rows)
 
     summary = {
         "context": args.context,
@@ -235,7 +228,8 @@ def main() -> None:
     print()
     for key, value in summary.items():
         print(f"{key:32s} {value:.3f}" if isinstance(value, float) else f"{key:32s} {value}")
-    print("RESULT " + json.dumps({**summary, "rows": rows}))
+    measured = [{"clause": c, "words": n, **r} for (c, n), r in zip(clauses, rows, strict=True)]
+    print("RESULT " + json.dumps({**summary, "rows": measured}))
 
 
 if __name__ == "__main__":
