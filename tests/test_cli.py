@@ -144,7 +144,12 @@ def test_serve_flags_become_config_overrides() -> None:
     from wyoming_kokoro.__main__ import _build_parser, _overrides
 
     args = _build_parser("serve").parse_args(
-        ["--release-memory", "--phrase-cache-size", "0", "--threads", "2"]
+        ["--release-memory", "--no-split-first-piece", "--phrase-cache-size", "0", "--threads", "2"]
     )
-    assert _overrides(args) == {"release_memory": True, "phrase_cache_size": 0, "threads": 2}
+    assert _overrides(args) == {
+        "release_memory": True,
+        "split_first_piece": False,
+        "phrase_cache_size": 0,
+        "threads": 2,
+    }
     assert _overrides(_build_parser("serve").parse_args([])) == {}  # absent flags leave the file's values

@@ -76,6 +76,13 @@ def _build_parser(command: str) -> argparse.ArgumentParser:
             default=None,
             help="give ONNX Runtime's working memory back after every inference (small boards)",
         )
+        parser.add_argument(
+            "--no-split-first-piece",
+            dest="split_first_piece",
+            action="store_false",
+            default=None,
+            help="send every piece whole (by default a long first piece goes out in two parts on the CPU)",
+        )
     if command == "synth":
         parser.add_argument("text", nargs="?", help="text to speak; '-' or omitted reads stdin")
         parser.add_argument("-f", "--file", type=Path, help="read the text from a file")
@@ -101,6 +108,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "speed": getattr(args, "speed", None),
         "phrase_cache_size": getattr(args, "phrase_cache_size", None),
         "release_memory": getattr(args, "release_memory", None),
+        "split_first_piece": getattr(args, "split_first_piece", None),
         "log_level": "debug" if getattr(args, "debug", False) else getattr(args, "log_level", None),
     }
     overrides: dict[str, Any] = {key: value for key, value in flat.items() if value is not None}

@@ -34,8 +34,11 @@ _FADE = 96  # 4 ms
 _THRESHOLD_DB = -45.0  # relative to the piece's loudest frame
 
 
-def trim_silence(audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Cut leading and trailing near-silence, keeping a short margin so no onset or decay is lost."""
+def trim_silence(
+    audio: npt.NDArray[np.float32], *, start: bool = True, end: bool = True
+) -> npt.NDArray[np.float32]:
+    """Cut leading (*start*) and trailing (*end*) near-silence, keeping a short margin so no onset
+    or decay is lost."""
     if audio.size < _FRAME * 2:
         return audio
     frames = audio[: audio.size - audio.size % _FRAME].reshape(-1, _FRAME)
@@ -44,20 +47,44 @@ def trim_silence(audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     if peak <= 1e-6:
         return audio[:0]
     loud = np.flatnonzero(rms >= peak * 10 ** (_THRESHOLD_DB / 20))
-    start = max(0, int(loud[0]) * _FRAME - int(_MARGIN["head"] * SAMPLE_RATE))
-    end = min(audio.size, (int(loud[-1]) + 1) * _FRAME + int(_MARGIN["tail"] * SAMPLE_RATE))
-    return audio[start:end]
+    first = max(0, int(loud[0]) * _FRAME - int(_MARGIN["head"] * SAMPLE_RATE)) if start else 0
+    last = (
+        min(audio.size, (int(loud[-1]) + 1) * _FRAME + int(_MARGIN["tail"] * SAMPLE_RATE))
+        if end
+        else audio.size
+    )
+    return audio[first:last]
 
 
-def shape_piece(audio: npt.NDArray[np.float32], boundary: Boundary) -> npt.NDArray[np.float32]:
-    """Trim, fade both ends, and append the pause that belongs after this piece."""
-    audio = trim_silence(np.asarray(audio, dtype=np.float32).ravel()).copy()
+def shape_piece(
+    audio: npt.NDArray[np.float32], boundary: Boundary | None, *, start: bool = True
+) -> npt.NDArray[np.float32]:
+    """Trim, fade both ends, and append the pause that belongs after this piece.
+
+    A piece sent in two parts (split_model.py) is shaped in two: its head with ``boundary=None``
+    (start only: it goes on in the tail), its tail with ``start=False`` (it goes on from the head).
+    """
+    end = boundary is not None
+    audio = trim_silence(np.asarray(audio, dtype=np.float32).ravel(), start=start, end=end).copy()
     if audio.size >= 2 * _FADE:
         ramp = np.linspace(0.0, 1.0, _FADE, dtype=np.float32)
-        audio[:_FADE] *= ramp
-        audio[-_FADE:] *= ramp[::-1]
+        if start:
+            audio[:_FADE] *= ramp
+        if end:
+            audio[-_FADE:] *= ramp[::-1]
+    if boundary is None:
+        return audio
     pause = np.zeros(int(PAUSE_SECONDS[boundary] * SAMPLE_RATE), dtype=np.float32)
     return np.concatenate([audio, pause])
+
+
+def crossfade(
+    head: npt.NDArray[np.float32], tail: npt.NDArray[np.float32], samples: int
+) -> npt.NDArray[np.float32]:
+    """*tail* with its first *samples* faded in over *head*'s (the same stretch, decoded twice)."""
+    ramp = np.linspace(0.0, 1.0, samples + 2, dtype=np.float32)[1:-1]
+    mixed = head[:samples] * (1 - ramp) + tail[:samples] * ramp
+    return np.concatenate([mixed, tail[samples:]])
 
 
 def to_pcm16(audio: npt.NDArray[np.float32]) -> bytes:

@@ -119,6 +119,8 @@ class Config(_Section):
     phrase_cache_size: int = Field(64, ge=0)
     #: Give ONNX Runtime's working memory back after every inference instead of keeping it.
     release_memory: bool = False
+    #: On the CPU, send a long first piece in two parts heard as one (split_model.py).
+    split_first_piece: bool = True
     #: ``auto`` = $WYOMING_KOKORO_CACHE, else $XDG_CACHE_HOME/wyoming-kokoro, else ~/.cache/wyoming-kokoro.
     cache_dir: str = "auto"
     log_level: LogLevel = "info"

@@ -19,6 +19,11 @@ Why it is built this way (numbers from the 2-core CPU this project targets):
   without it; the briefing did not stall either way. Running the two side by side instead was
   tried: the short reply got its audio after 0.94 s where it took 0.49 s alone, and ONNX
   Runtime's memory arena grew by up to 200 MB to hold two inferences at once.
+* A first piece is sent in two parts on the CPU when that gets its first words out sooner and the
+  rest decodes before they have played (``split_model.py``): its whole prosody is predicted
+  first, the frames of its first words are decoded and sent, and the rest is decoded while they
+  play, normalized with the first part's statistics so that the two are heard as one. The first
+  words keep the clause's timing and pitch (synthesized alone they would end like a sentence).
 * A first piece found in the phrase cache is sent at once, whatever is running: it needs no
   inference, so it neither waits for one nor has one stopped for it.
 * Each reply has at most one piece in flight, which keeps its pieces in order and lets the next
@@ -45,7 +50,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import assets
-from .audio import SAMPLE_RATE, pcm_seconds, shape_piece, to_pcm16
+from .audio import SAMPLE_RATE, crossfade, pcm_seconds, shape_piece, to_pcm16
 from .chunking import MAX_PIECE_TOKENS, Boundary, PhonemeUnit, Segment, TextSegmenter, take_piece
 from .config import Config
 from .frontend import MAX_TOKENS, TextFrontend
@@ -58,6 +63,15 @@ from .providers import (
     choose_provider,
     node_placement,
     provider_chain,
+)
+from .split_model import (
+    CROSSFADE_FRAMES,
+    OVERLAP_FRAMES,
+    SAMPLES_PER_FRAME,
+    Cut,
+    Prosody,
+    SplitModel,
+    plan_cut,
 )
 from .voices import ResolvedVoice, VoiceError, VoiceLibrary, describe_voice
 
@@ -285,11 +299,15 @@ class SynthesisStream:
         tokens = (buffered * _SAFETY / sharing - speed.overhead) / (speed.rtf * speed.audio_per_token)
         return max(_MIN_BUDGET, min(MAX_PIECE_TOKENS, int(tokens)))
 
-    def deliver(self, piece: AudioPiece) -> None:
+    def deliver(self, piece: AudioPiece, *, more: bool = False) -> None:
+        """Queue *piece* for the consumer. *more*: the rest of the same piece follows (a first piece
+        sent in two parts): later text's G2P keeps waiting until it is made too, so it does not
+        take a core from the rest, which must be ready before the first part has played."""
         if self.cancelled:
             return
         if self.first_audio_at is None:
             self.first_audio_at = time.monotonic()
+        if not more:
             self._first_out.set()
         self.audio_seconds += piece.seconds
         self._output.put_nowait(piece)
@@ -315,12 +333,12 @@ class SynthesisStream:
 
     async def _phonemize_segments(self) -> None:
         """G2P for each segment as it arrives, except that once the first segment is phonemized the
-        rest waits until its audio is out: G2P (spaCy, under the GIL) would otherwise take one of
-        the two cores from the first piece's inference, and later pieces have that audio's
-        playback time to be phonemized in."""
+        rest waits until its audio is out (all of it, when it is sent in two parts): G2P (spaCy,
+        under the GIL) would otherwise take one of the two cores from the first piece's inference,
+        and later pieces have that audio's playback time to be phonemized in."""
         try:
             while (segment := await self._segments.get()) is not None:
-                if self.first_audio_at is None and (self.units or self.in_flight):
+                if not self._first_out.is_set() and (self.units or self.in_flight):
                     await self._first_out.wait()
                 phonemes = await self._engine._phonemize(segment.text, self.language)
                 self._waiting_segments -= 1
@@ -351,7 +369,21 @@ def _session_options(threads: int, profile_prefix: str | None = None) -> ort.Ses
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     options.log_severity_level = 3
+    # One memory arena for all of this process's sessions (the whole model and the parts of
+    # split_model.py): they never run at once, and each arena grows to its largest run.
+    _register_shared_cpu_arena()
+    options.add_session_config_entry("session.use_env_allocators", "1")
     return options
+
+
+@functools.cache
+def _register_shared_cpu_arena() -> None:
+    """Register ONNX Runtime's CPU arena with the environment, once per process, for sessions
+    created with ``session.use_env_allocators``. Measured with the whole model and the parts of a
+    split model each run on a 150-token piece: 513 MB resident instead of 715 MB with an arena
+    each."""
+    info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+    ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, -1, -1, -1))
 
 
 class KokoroEngine:
@@ -383,6 +415,8 @@ class KokoroEngine:
         self._scheduler: asyncio.Task[None] | None = None
         #: Builds a CPU session, for falling back when CUDA fails at run time (device: auto).
         self.cpu_session_factory: Callable[[], ort.InferenceSession] | None = None
+        #: The model cut in parts, to send a long first piece in two (CPU only; see load).
+        self.split_model: SplitModel | None = None
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -471,6 +505,8 @@ class KokoroEngine:
         engine = cls(config, choice.session, choice.device, model_path, frontend, library)
         if choice.device == "cuda":
             engine.cpu_session_factory = lambda: make_session(provider_chain("cpu"))
+        elif config.split_first_piece:
+            engine.split_model = _split_model_for(choice.session, model_path, cache_dir, threads, check_table)
         engine.warm_up()
         if profile_prefix is not None:
             _log_node_placement(engine.session)
@@ -483,6 +519,8 @@ class KokoroEngine:
         The longest piece the scheduler makes (MAX_PIECE_TOKENS) also grows ONNX Runtime's memory
         arena to its working size now, so memory in use is flat from the first request on (a
         later rise would be a leak) and the first long reply does not pay for the allocation.
+        Its speed is where the speed model starts, so the first reply's pieces (and where its
+        first piece is cut) are sized for this machine rather than for a guess.
         """
         phonemes = {
             language: self.frontend.phonemize("Hello, this is a test.", language)
@@ -493,7 +531,19 @@ class KokoroEngine:
         ids = self.frontend.tokenize(phonemes[voice.language])
         ids = (ids * (MAX_PIECE_TOKENS // max(1, len(ids)) + 1))[:MAX_PIECE_TOKENS]
         for length in (12, MAX_PIECE_TOKENS):
-            _run_session(self.session, ids[:length], voice.table, 1.0, self.run_options())
+            started = time.perf_counter()
+            audio = _run_session(self.session, ids[:length], voice.table, 1.0, self.run_options())
+            elapsed = time.perf_counter() - started
+        seconds = audio.size / SAMPLE_RATE
+        if seconds > 0:
+            self.speed_model.rtf = max(0.0, elapsed - self.speed_model.overhead) / seconds
+            self.speed_model.audio_per_token = seconds / len(ids[:MAX_PIECE_TOKENS])
+        if self.split_model is not None:  # only first pieces go through it: MAX_TOKENS at most
+            length = min(MAX_TOKENS, len(ids))
+            style = voice.table[length - 1].reshape(1, -1).astype(np.float32)
+            prosody = self.split_model.prosody(ids[:length], style, 1.0, self.run_options())
+            _, statistics = self.split_model.head(prosody, prosody.frames // 2, self.run_options())
+            self.split_model.tail(prosody, prosody.frames // 2, statistics, self.run_options())
 
     # -- requests ----------------------------------------------------------------------------
     def resolve_voice(self, voice: str | None = None, language: str | None = None) -> ResolvedVoice:
@@ -685,7 +735,8 @@ class KokoroEngine:
     async def _synthesize_piece(self, job: _Job) -> None:
         stream, piece = job.stream, job.piece
         try:
-            pcm = await self._render(piece, stream, job.run_options)
+            ahead = functools.partial(stream.deliver, more=True) if job.first else None
+            audio = await self._render(piece, stream, job.run_options, ahead)
         except asyncio.CancelledError:
             stream.in_flight = False
             stream.fail(EngineError("the engine is shutting down"))
@@ -703,17 +754,26 @@ class KokoroEngine:
             return
         stream.in_flight = False
         stream.tokens_done += len(piece.phonemes)
-        stream.deliver(AudioPiece(pcm, piece.phonemes))
+        stream.deliver(audio)
 
     async def _render(
-        self, piece: PhonemeUnit, stream: SynthesisStream, run_options: ort.RunOptions
-    ) -> bytes:
+        self,
+        piece: PhonemeUnit,
+        stream: SynthesisStream,
+        run_options: ort.RunOptions,
+        ahead: Callable[[AudioPiece], None] | None = None,
+    ) -> AudioPiece:
+        """The piece's audio (from the phrase cache, or synthesized). With *ahead* (a first piece)
+        and a split model, the piece's first words may be passed to *ahead* before the rest is
+        synthesized; what is returned is then the rest (and the cache keeps the whole)."""
         key = self._cache_key(piece.phonemes, stream)
         cached = self.cache.get(key)
         if cached is not None:
             self.stats.cache_hits += 1
-            return cached
+            return AudioPiece(cached, piece.phonemes)
         ids = self.frontend.tokenize(piece.phonemes)[:MAX_TOKENS]
+        if ahead is not None and self.split_model is not None:
+            return await self._render_in_two(piece, ids, stream, run_options, ahead, key)
         loop = asyncio.get_running_loop()
         # Trimming and PCM conversion (~4 ms for 10 s of audio) run in the inference thread too:
         # on the event loop they would delay every other client's events (describe included).
@@ -746,7 +806,57 @@ class KokoroEngine:
         self.speed_model.update(len(ids), pcm_seconds(pcm), elapsed)
         _LOGGER.debug("Piece of %d tokens: %.2f s audio in %.3f s", len(ids), pcm_seconds(pcm), elapsed)
         self.cache.put(key, pcm)
-        return pcm
+        return AudioPiece(pcm, piece.phonemes)
+
+    async def _render_in_two(
+        self,
+        piece: PhonemeUnit,
+        ids: list[int],
+        stream: SynthesisStream,
+        run_options: ort.RunOptions,
+        ahead: Callable[[AudioPiece], None],
+        key: tuple[str, str, float, str],
+    ) -> AudioPiece:
+        """A first piece through the split model: its prosody, then (when ``plan_cut`` finds a cut
+        that keeps the rest ahead of playback) its first words sent through *ahead* while the rest
+        is decoded; else the whole piece, as ``_run_session`` would make it (bit for bit)."""
+        assert self.split_model is not None
+        split, loop, pool = self.split_model, asyncio.get_running_loop(), self._infer_pool
+        started = time.perf_counter()
+        style = stream.voice.table[len(ids) - 1].reshape(1, -1).astype(np.float32)
+        prosody = await loop.run_in_executor(pool, split.prosody, ids, style, stream.speed, run_options)
+        symbols = "".join(ch for ch in piece.phonemes if ch in self.frontend.vocab)[: len(ids)]
+        speed = self.speed_model
+        seconds_per_frame = speed.rtf * SAMPLES_PER_FRAME / SAMPLE_RATE
+        cut = plan_cut(symbols, prosody.durations, seconds_per_frame, speed.overhead)
+        head_pcm, rest = b"", piece.phonemes
+        if cut is None:
+            whole = functools.partial(_decode_whole, split, prosody, piece.boundary, run_options)
+            pcm = await loop.run_in_executor(pool, whole)
+        else:
+            head = functools.partial(_decode_head, split, prosody, cut, run_options)
+            head_pcm, overlap, statistics = await loop.run_in_executor(pool, head)
+            words = piece.phonemes.split(" ")
+            ahead(AudioPiece(head_pcm, " ".join(words[: cut.words])))
+            rest = " ".join(words[cut.words :])
+            tail = functools.partial(
+                _decode_tail, split, prosody, cut, overlap, statistics, piece.boundary, run_options
+            )
+            pcm = await loop.run_in_executor(pool, tail)
+            _LOGGER.debug(
+                "First piece of %d tokens sent in two: %.2f s + %.2f s of audio",
+                len(ids),
+                pcm_seconds(head_pcm),
+                pcm_seconds(pcm),
+            )
+        elapsed = time.perf_counter() - started
+        seconds = pcm_seconds(head_pcm) + pcm_seconds(pcm)
+        self.stats.pieces += 1
+        self.stats.inference_seconds += elapsed
+        self.stats.audio_seconds += seconds
+        self.speed_model.update(len(ids), seconds, elapsed)
+        self.cache.put(key, head_pcm + pcm)
+        return AudioPiece(pcm, rest)
 
 
 @dataclass
@@ -775,6 +885,44 @@ def _render_pcm(
     audio = _run_session(session, ids, table, speed, run_options)
     elapsed = time.perf_counter() - started
     return to_pcm16(shape_piece(audio, boundary)), elapsed
+
+
+def _decode_whole(
+    split: SplitModel, prosody: Prosody, boundary: Boundary, run_options: ort.RunOptions
+) -> bytes:
+    """All of a piece's frames in one decode, shaped as ``_render_pcm`` shapes a piece."""
+    audio, _ = split.head(prosody, prosody.frames, run_options)
+    return to_pcm16(shape_piece(audio, boundary))
+
+
+def _decode_head(
+    split: SplitModel, prosody: Prosody, cut: Cut, run_options: ort.RunOptions
+) -> tuple[bytes, npt.NDArray[np.float32], dict[str, npt.NDArray[np.float32]]]:
+    """The frames before the cut and past it by the overlap: the PCM to send now (up to the
+    crossfade), the crossfade's stretch (to fade into the tail), and the statistics the tail must
+    be normalized with."""
+    audio, statistics = split.head(prosody, cut.frame + OVERLAP_FRAMES, run_options)
+    keep = (cut.frame - CROSSFADE_FRAMES // 2) * SAMPLES_PER_FRAME
+    return (
+        to_pcm16(shape_piece(audio[:keep], None)),
+        audio[keep : keep + CROSSFADE_FRAMES * SAMPLES_PER_FRAME],
+        statistics,
+    )
+
+
+def _decode_tail(
+    split: SplitModel,
+    prosody: Prosody,
+    cut: Cut,
+    overlap: npt.NDArray[np.float32],
+    statistics: dict[str, npt.NDArray[np.float32]],
+    boundary: Boundary,
+    run_options: ort.RunOptions,
+) -> bytes:
+    """The rest of the frames, from the crossfade on, faded in over the head's *overlap*."""
+    audio = split.tail(prosody, cut.frame - OVERLAP_FRAMES, statistics, run_options)
+    audio = audio[(OVERLAP_FRAMES - CROSSFADE_FRAMES // 2) * SAMPLES_PER_FRAME :]
+    return to_pcm16(shape_piece(crossfade(overlap, audio, overlap.size), boundary, start=False))
 
 
 def _run_session(
@@ -863,6 +1011,31 @@ def _float_model_for_cuda(int8_model: Path, cache_dir: Path) -> Path:
     except Exception as err:  # the onnx package is an optional extra
         _LOGGER.warning("Cannot build a float model for CUDA (%s); trying the int8 model", err)
         return int8_model
+
+
+def _split_model_for(
+    session: ort.InferenceSession,
+    model_path: Path,
+    cache_dir: Path,
+    threads: int,
+    voice: npt.NDArray[np.float32],
+) -> SplitModel | None:
+    """The CPU model cut in parts (see split_model.py), checked against *session* (the whole
+    model) before it is trusted; None (first pieces sent whole) when it cannot be cut or the check
+    fails."""
+    from .split_model import PARTS, SplitModelError, ensure_split_models
+
+    try:
+        paths = ensure_split_models(model_path, cache_dir)
+        split = SplitModel({part: cpu_session(paths[part], threads) for part in PARTS})
+        split.check(session, [50, 156, 86, 54, 57, 4] * 5, voice)
+    except (SplitModelError, OSError) as err:
+        _LOGGER.info("Sending first pieces whole: %s", err)
+        return None
+    except Exception as err:  # ONNX Runtime's own errors have no common base class
+        _LOGGER.info("Sending first pieces whole: %s: %s", type(err).__name__, err)
+        return None
+    return split
 
 
 def _log_node_placement(session: ort.InferenceSession) -> None:

@@ -1,0 +1,165 @@
+"""A long first piece sent in two parts (split_model.py): the parts against the whole model, the
+level and phase at the seam, where a piece is cut, and the engine sending a first piece in two."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from wyoming_kokoro.audio import SAMPLE_RATE
+from wyoming_kokoro.engine import KokoroEngine, _run_session
+from wyoming_kokoro.split_model import (
+    OVERLAP_FRAMES,
+    SAMPLES_PER_FRAME,
+    Cut,
+    Prosody,
+    SplitModel,
+    SplitModelError,
+    build_split_models,
+    plan_cut,
+)
+
+CLAUSE = "Today you used twelve point four kilowatt hours of electricity, which is less than yesterday"
+
+
+def level_db(audio: npt.NDArray[np.float32], reference: npt.NDArray[np.float32]) -> float:
+    return float(
+        10 * np.log10(np.mean(audio.astype(np.float64) ** 2) / np.mean(reference.astype(np.float64) ** 2))
+    )
+
+
+@pytest.fixture(scope="module")
+def split(engine: KokoroEngine) -> SplitModel:
+    assert engine.split_model is not None, "the CPU engine should have cut its model"
+    return engine.split_model
+
+
+@pytest.fixture(scope="module")
+def clause(engine: KokoroEngine, split: SplitModel) -> tuple[list[int], npt.NDArray[np.float32], Prosody]:
+    ids = engine.frontend.tokenize(engine.frontend.phonemize(CLAUSE, "en-us"))
+    table = engine.voices.resolve("af_heart").table
+    style = table[len(ids) - 1].reshape(1, -1).astype(np.float32)
+    return ids, table, split.prosody(ids, style, 1.0, None)
+
+
+def test_uncut_parts_are_the_whole_model(engine: KokoroEngine, split: SplitModel, clause: tuple) -> None:
+    ids, table, prosody = clause
+    whole = _run_session(engine.session, ids, table, 1.0)
+    uncut, _ = split.head(prosody, prosody.frames, None)
+    assert prosody.frames * SAMPLES_PER_FRAME == whole.size
+    assert np.array_equal(uncut, whole)
+
+
+@pytest.mark.parametrize("share", [0.3, 0.5, 0.7])
+def test_head_and_tail_are_one_decode(split: SplitModel, clause: tuple, share: float) -> None:
+    """Normalized with the head's statistics, head and tail are, away from the cut, the one decode
+    of all frames with those statistics: the same waveform (the harmonic source's phase carried
+    over), so no step in level at the seam. A tail normalized over its own frames came out at its
+    own level (2.6 dB louder than its head, median over 68 first clauses), out of phase ~+3 dB."""
+    _, _, prosody = clause
+    cut = int(prosody.frames * share)
+    head, statistics = split.head(prosody, cut + OVERLAP_FRAMES, None)
+    one = split.tail(prosody, 0, statistics, None)  # every frame, the head's statistics
+    tail = split.tail(prosody, cut - OVERLAP_FRAMES, statistics, None)
+    before = slice(0, (cut - OVERLAP_FRAMES) * SAMPLES_PER_FRAME)
+    skip = 2 * OVERLAP_FRAMES * SAMPLES_PER_FRAME
+    after = one[(cut - OVERLAP_FRAMES) * SAMPLES_PER_FRAME + skip :]
+    assert abs(level_db(tail[skip:], after)) < 0.5
+    assert abs(level_db(head[before], one[before])) < 0.5
+    assert level_db(tail[skip:] - after, after) < -6.0  # measured ~-12 dB
+    assert level_db(head[before] - one[before], one[before]) < -6.0
+    # And that decode is the clause at about its own level (measured -1.3 dB, median).
+    uncut, _ = split.head(prosody, prosody.frames, None)
+    assert abs(level_db(one, uncut)) < 2.5
+
+
+def test_a_piece_is_cut_between_words_as_early_as_keeps_the_rest_ahead() -> None:
+    symbols = "ab cd ef gh"
+    # pad, a, b, ' ', c, d, ' ', e, f, ' ', g, h, pad
+    durations = np.array([4, 10, 10, 4, 10, 10, 4, 10, 10, 4, 10, 10, 4])
+    # Instant decoding: the first gap qualifies (frame 24 + 2 = 26), after one word.
+    assert plan_cut(symbols, durations, 0.0, 0.0) == Cut(26, 1)
+    # Slower: the rest must decode within 80 % of the head's playback, so the cut moves later.
+    cut = plan_cut(symbols, durations, 0.012, 0.05)
+    assert cut == Cut(50, 2)
+    plays = (cut.frame - 2 - 4) * SAMPLES_PER_FRAME / SAMPLE_RATE
+    assert 0.05 + 0.012 * (96 - cut.frame + OVERLAP_FRAMES) <= 0.8 * plays
+    # Too slow to gain a quarter of the piece, or no gap between words: whole.
+    assert plan_cut(symbols, durations, 0.05, 0.05) is None
+    assert plan_cut("abcdefgh", np.full(10, 10), 0.0, 0.0) is None
+
+
+def test_a_model_without_the_exports_layout_is_not_cut(tmp_path: Path) -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["tokens"], ["audio"])],
+        "not-kokoro",
+        [helper.make_tensor_value_info("tokens", TensorProto.INT64, [1, None])],
+        [helper.make_tensor_value_info("audio", TensorProto.INT64, [1, None])],
+    )
+    path = tmp_path / "other.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    with pytest.raises(SplitModelError, match=r"not laid out like the Kokoro v1\.0 export"):
+        build_split_models(path)
+
+
+async def test_a_long_first_piece_is_sent_in_two_parts(engine: KokoroEngine) -> None:
+    text = "Today you used 12.4 kWh of electricity, which is less than yesterday."
+    pieces = [piece async for piece in engine.synthesize(text)]
+    first_piece = engine.frontend.phonemize("Today you used 12.4 kWh of electricity,", "en-us")
+    head, tail = pieces[0], pieces[1]
+    assert first_piece.startswith(head.phonemes + " ")  # the first words, sent on their own
+    assert f"{head.phonemes} {tail.phonemes}".split() == first_piece.split()
+    whole_engine_seconds = (
+        _run_session(
+            engine.session,
+            engine.frontend.tokenize(first_piece),
+            engine.voices.resolve("af_heart").table,
+            1.0,
+        ).size
+        / SAMPLE_RATE
+    )
+    # The two parts together are the clause (trimmed of its edges' silence), not a clause and a half.
+    assert 0.8 * whole_engine_seconds < head.seconds + tail.seconds < whole_engine_seconds + 0.15
+
+
+async def test_split_first_piece_off_sends_it_whole(engine: KokoroEngine) -> None:
+    split, engine.split_model = engine.split_model, None
+    try:
+        pieces = [
+            p async for p in engine.synthesize("Today you used 12.4 kWh of electricity, which is less.")
+        ]
+    finally:
+        engine.split_model = split
+    first_piece = engine.frontend.phonemize("Today you used 12.4 kWh of electricity,", "en-us")
+    assert pieces[0].phonemes.split() == first_piece.split()
+
+
+class BrokenSession:
+    """A part whose inference fails (the rest of the stack is real)."""
+
+    def run(self, *args: object, **kwargs: object) -> object:
+        raise RuntimeError("out of memory")
+
+
+async def test_a_failing_tail_fails_only_that_request(engine: KokoroEngine, split: SplitModel) -> None:
+    from wyoming_kokoro.engine import EngineError
+
+    real = split.sessions["tail"]
+    split.sessions["tail"] = BrokenSession()  # type: ignore[assignment]
+    try:
+        stream = engine.open_stream()
+        stream.feed("Today you used 12.4 kWh of electricity, which is less than yesterday.")
+        stream.close()
+        pieces = []
+        with pytest.raises(EngineError, match="synthesis failed: out of memory"):
+            async for piece in stream:
+                pieces.append(piece)
+        assert len(pieces) == 1  # the head went out before the tail failed
+    finally:
+        split.sessions["tail"] = real
+    assert [p async for p in engine.synthesize("This one works.")]

@@ -1,0 +1,400 @@
+"""A long first piece sent in two parts, heard as one: the CPU model cut where it can be resumed.
+
+Why: a reply's first piece is synthesized whole before any of it is sent, and ~95 % of an
+inference is the vocoder, so a long first clause ("Today you used 12.4 kWh of electricity,", ~3 s
+of speech) is the slowest first audio. Cutting its *text* shorter is no answer: the model ends the
+shorter text like a sentence (its last word drawn out, pitch falling; ``bench/split_decode.py``).
+
+How: Kokoro predicts the whole text's durations, pitch and energy first, and its decoder then turns
+frame-aligned features (one frame = 600 samples) into audio. So the model is cut in four:
+
+* ``prosody``: tokens → aligned features, F0, energy and durations (the text encoder and
+  predictors, ~5 % of an inference);
+* ``frames``: those → the decoder's frame-rate output, the generator's input (~2 %); run over the
+  whole piece, so it is exactly what the whole model computes;
+* ``head``: the generator (the rest) over frames [0, e), returning, besides the audio, the mean
+  and variance of every normalization it did;
+* ``tail``: the generator over frames [s, end) *normalizing with the head's statistics*.
+
+The generator's ~54 AdaIN normalizations take mean and variance over the frames they are given. A
+tail normalized over its own frames comes out at its own level: 2.6 dB louder than its head (median
+over 68 first clauses; p90 4.4 dB), a step heard at the seam. With the head's statistics both
+parts are one consistent decode: the step is 0.2 dB (p90 1.2 dB). Both parts are then ~1 dB
+quieter than one decode of the clause, the same everywhere in the clause. The frame-rate decoder
+is not cut: in a head its first normalization can see a channel that hardly moves (variance
+~1e-14) that the tail would blow up. Frames near a cut lack their neighbours (zero padding), so
+each part decodes ``OVERLAP_FRAMES`` past the cut and the two are crossfaded over the middle
+``CROSSFADE_FRAMES``, where both are within ~-10 dB of a whole decode. The harmonic source's phase
+(a running sum of F0 from the first frame) is carried into the tail through a ``phase0`` input.
+
+``prosody`` + ``frames`` + ``head`` over all frames is the whole model's audio bit for bit (checked
+at start, see ``SplitModel.check``), so a piece that is not cut sounds as before.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .float_model import (
+    FloatModelError,
+    _atomic_write,
+    _import_onnx,
+    _load,
+    _model_bytes,
+    _read_stamp,
+    _remove_dead_code,
+    _sha256_file,
+)
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
+    from onnx import GraphProto, ModelProto
+
+_LOGGER = logging.getLogger(__name__)
+
+BUILDER_VERSION = 1
+SAMPLE_RATE = 24_000
+SAMPLES_PER_FRAME = 600
+#: Frames each part decodes past the cut: a frame's sound depends on ~2 frames around it.
+OVERLAP_FRAMES = 4
+#: Frames around the cut over which the head fades into the tail.
+CROSSFADE_FRAMES = 4
+PARTS = ("prosody", "frames", "head", "tail")
+
+# Where the Kokoro v1.0 export hands over from one stage to the next.
+_FEATURES = "/encoder/MatMul_1_output_0"  # aligned text features [1, 512, frames]
+_F0 = "/encoder/Reshape_output_0"  # pitch, two steps per frame [1, 2·frames]
+_ENERGY = "/encoder/Reshape_1_output_0"  # energy, two steps per frame
+_DURATIONS = "/encoder/Clip_output_0"  # frames per token, pads included
+_DECODED = "/decoder/decoder/decode.3/Div_4_output_0"  # the generator's input [1, C, 2·frames]
+_PHASE0 = "phase0"
+_HARMONICS = np.arange(1, 10, dtype=np.float32)  # the harmonic source's 9 harmonics
+_STAT_SUFFIXES = ("/wk_mean", "/wk_var")
+
+
+class SplitModelError(FloatModelError):
+    """The model cannot be cut (another export) or its parts do not check out: pieces go whole."""
+
+
+@dataclass(frozen=True)
+class Prosody:
+    """A piece's prosody and frame-rate decoding: everything the generator needs, any frames."""
+
+    f0: npt.NDArray[np.float32]  # [1, 2·frames]
+    decoded: npt.NDArray[np.float32]  # [1, C, 2·frames]
+    durations: npt.NDArray[np.int64]  # frames per token, pads included
+    style: npt.NDArray[np.float32]
+
+    @property
+    def frames(self) -> int:
+        return int(self.f0.shape[-1]) // 2
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Where a piece is cut: at frame ``frame``, after its first ``words`` phoneme words."""
+
+    frame: int
+    words: int
+
+
+def split_paths(model_path: Path, cache_dir: Path) -> dict[str, Path]:
+    return {part: Path(cache_dir) / f"{Path(model_path).stem}.{part}.onnx" for part in PARTS}
+
+
+def ensure_split_models(model_path: Path, cache_dir: Path) -> dict[str, Path]:
+    """The four parts of *model_path* (cached beside it, rebuilt when the model, the builder or a
+    part's file changes). Raises SplitModelError when the model has not the export's layout."""
+    paths = split_paths(model_path, cache_dir)
+    stamp_path = Path(cache_dir) / f"{Path(model_path).stem}.split.json"
+    stamp: dict[str, object] = {
+        "builder_version": BUILDER_VERSION,
+        "source_sha256": _sha256_file(Path(model_path)),
+    }
+    if all(p.is_file() for p in paths.values()):
+        hashes = {part: _sha256_file(path) for part, path in paths.items()}
+        if _read_stamp(stamp_path) == {**stamp, "parts_sha256": hashes}:
+            return paths
+    started = time.monotonic()
+    for part, model in build_split_models(Path(model_path)).items():
+        props = {"wyoming_kokoro.source": Path(model_path).name, "wyoming_kokoro.part": part}
+        _atomic_write(paths[part], _model_bytes(_import_onnx(), model, "wyoming-kokoro split", props))
+    stamp["parts_sha256"] = {part: _sha256_file(path) for part, path in paths.items()}
+    _atomic_write(stamp_path, json.dumps(stamp, indent=1).encode())
+    _LOGGER.info(
+        "Cut %s in four parts in %.1f s (cached in %s)", model_path, time.monotonic() - started, cache_dir
+    )
+    return paths
+
+
+def build_split_models(src: Path) -> dict[str, ModelProto]:
+    """The four parts (see the module doc) of the Kokoro v1.0 model at *src*."""
+    onnx = _import_onnx()
+    from onnx import utils
+
+    model = _load(onnx, src, load_external_data=True)
+    names = {i.name for i in model.graph.input}
+    tokens = "tokens" if "tokens" in names else "input_ids"
+    produced = {name for node in model.graph.node for name in node.output}
+    missing = {_FEATURES, _F0, _ENERGY, _DURATIONS, _DECODED} - produced
+    if missing or not {tokens, "style", "speed"} <= names:
+        raise SplitModelError(
+            f"{src.name} is not laid out like the Kokoro v1.0 export (no {sorted(missing)})"
+        )
+    extractor = utils.Extractor(model)
+    try:
+        parts = {
+            "prosody": extractor.extract_model(
+                [tokens, "style", "speed"], [_FEATURES, _F0, _ENERGY, _DURATIONS]
+            ),
+            "frames": extractor.extract_model([_FEATURES, _F0, _ENERGY, "style"], [_DECODED]),
+        }
+        generator = extractor.extract_model([_DECODED, _F0, "style"], [model.graph.output[0].name])
+    except Exception as err:  # onnx raises plain exceptions for a graph it cannot cut there
+        raise SplitModelError(f"cannot cut {src.name}: {type(err).__name__}: {err}") from err
+    _add_phase_input(generator.graph)
+    opset = next((o.version for o in generator.opset_import if o.domain in ("", "ai.onnx")), 0)
+    head, tail = generator, type(generator)()
+    tail.CopyFrom(generator)
+    statistics = _expose_statistics(head.graph, opset)
+    _freeze_statistics(tail.graph, statistics)
+    return {**parts, "head": head, "tail": tail}
+
+
+def _add_phase_input(graph: GraphProto) -> None:
+    """Add ``phase0`` [1, 1, 9] (cycles) to the harmonic source's running phase, right after the
+    ``CumSum`` that sums it from the first frame: a tail starts where its head left off."""
+    from onnx import TensorProto, helper
+
+    cumsums = [n for n in graph.node if n.op_type == "CumSum" and "l_sin_gen" in n.name]
+    if len(cumsums) != 1:
+        raise SplitModelError(f"expected one harmonic-source CumSum, found {len(cumsums)}")
+    phase = cumsums[0].output[0]
+    carried = f"{phase}_plus_{_PHASE0}"
+    for node in graph.node:
+        node.input[:] = [carried if name == phase else name for name in node.input]
+    index = list(graph.node).index(cumsums[0])
+    graph.node.insert(index + 1, helper.make_node("Add", [phase, _PHASE0], [carried], name="wk_phase0"))
+    graph.input.append(helper.make_tensor_value_info(_PHASE0, TensorProto.FLOAT, [1, 1, 9]))
+
+
+def _time_axes(node: Any, constants: dict[str, npt.NDArray[Any]]) -> list[int]:
+    from onnx import helper
+
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if len(node.input) > 1 and node.input[1]:
+        return [int(a) for a in constants.get(node.input[1], np.array([], np.int64)).ravel()]
+    return [int(a) for a in attrs.get("axes", [])]
+
+
+def _expose_statistics(graph: GraphProto, opset: int) -> list[str]:
+    """Make every normalization's statistics graph outputs ([1, C, 1] each), in graph order.
+
+    ``InstanceNormalization`` (the CPU model's) computes them inside: its mean and variance are
+    computed beside it in two passes (mean and sum of squares; variance = E[x²] − mean², ~4 %
+    of the generator's time against ~12 % for a centred second pass). A normalization written out
+    (the int8 export's nine ops) has them as ``ReduceMean`` outputs already.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    axes = "wk_time_axis"
+    graph.initializer.append(numpy_helper.from_array(np.array([2], np.int64), axes))
+    on_time = {"keepdims": 1} if opset >= 18 else {"keepdims": 1, "axes": [2]}
+    reduce_inputs = (lambda x: [x, axes]) if opset >= 18 else (lambda x: [x])
+    mean_inputs = (lambda x: [x, axes]) if opset >= 18 else (lambda x: [x])
+    names: list[str] = []
+    added = []
+    for node in graph.node:
+        if node.op_type == "ReduceMean":
+            if _time_axes(node, constants) != [2]:
+                raise SplitModelError(f"{node.name} does not average over time")
+            names.append(node.output[0])
+        elif node.op_type == "InstanceNormalization":
+            x, p = node.input[0], node.output[0]
+            mean, var = (p + suffix for suffix in _STAT_SUFFIXES)
+            added += [
+                helper.make_node("ReduceMean", mean_inputs(x), [mean], **on_time),
+                helper.make_node("ReduceSumSquare", reduce_inputs(x), [p + "/wk_sumsq"], **on_time),
+                helper.make_node("Shape", [x], [p + "/wk_shape"], start=2, end=3),
+                helper.make_node("Cast", [p + "/wk_shape"], [p + "/wk_count"], to=TensorProto.FLOAT),
+                helper.make_node("Div", [p + "/wk_sumsq", p + "/wk_count"], [p + "/wk_meansq"]),
+                helper.make_node("Mul", [mean, mean], [p + "/wk_mean2"]),
+                helper.make_node("Sub", [p + "/wk_meansq", p + "/wk_mean2"], [p + "/wk_diff"]),
+                helper.make_node("Relu", [p + "/wk_diff"], [var]),  # rounding can dip below 0
+            ]
+            names += [mean, var]
+    if not names:
+        raise SplitModelError("the generator has no normalizations to carry over")
+    graph.node.extend(added)
+    graph.output.extend(helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in names)
+    return names
+
+
+def _freeze_statistics(graph: GraphProto, statistics: list[str]) -> None:
+    """Normalize with given statistics: each ``InstanceNormalization`` becomes
+    ``x · a + (β − mean · a)`` with ``a = γ / sqrt(var + ε)`` (per channel), and each written-out
+    ``ReduceMean`` becomes an input; the inputs are named as ``_expose_statistics``'s outputs."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    wanted = set(statistics)
+    nodes = []
+    for node in graph.node:
+        if node.op_type == "ReduceMean" and node.output[0] in wanted:
+            continue  # its output is now an input
+        if node.op_type != "InstanceNormalization":
+            nodes.append(node)
+            continue
+        (x, gamma, beta), p = node.input, node.output[0]
+        mean, var = (p + suffix for suffix in _STAT_SUFFIXES)
+        epsilon = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
+        graph.initializer.extend(
+            [
+                numpy_helper.from_array(np.array([epsilon], np.float32), p + "/wk_eps"),
+                numpy_helper.from_array(np.array([1, -1, 1], np.int64), p + "/wk_channels"),
+            ]
+        )
+        nodes += [
+            helper.make_node("Add", [var, p + "/wk_eps"], [p + "/wk_var_eps"]),
+            helper.make_node("Sqrt", [p + "/wk_var_eps"], [p + "/wk_sd"]),
+            helper.make_node("Reshape", [gamma, p + "/wk_channels"], [p + "/wk_gamma"]),
+            helper.make_node("Reshape", [beta, p + "/wk_channels"], [p + "/wk_beta"]),
+            helper.make_node("Div", [p + "/wk_gamma", p + "/wk_sd"], [p + "/wk_scale"]),
+            helper.make_node("Mul", [mean, p + "/wk_scale"], [p + "/wk_mean_scaled"]),
+            helper.make_node("Sub", [p + "/wk_beta", p + "/wk_mean_scaled"], [p + "/wk_shift"]),
+            helper.make_node("Mul", [x, p + "/wk_scale"], [p + "/wk_scaled"]),
+            helper.make_node("Add", [p + "/wk_scaled", p + "/wk_shift"], [p]),
+        ]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    graph.input.extend(helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in statistics)
+    _remove_dead_code(graph)
+
+
+class SplitModel:
+    """The four parts' sessions, and how a piece goes through them."""
+
+    def __init__(self, sessions: dict[str, ort.InferenceSession]) -> None:
+        self.sessions = sessions
+        self._tokens = next(
+            i.name for i in sessions["prosody"].get_inputs() if i.name in ("tokens", "input_ids")
+        )
+        self._statistics = [o.name for o in sessions["head"].get_outputs()][1:]
+
+    def prosody(
+        self, ids: list[int], style: npt.NDArray[np.float32], speed: float, run_options: ort.RunOptions | None
+    ) -> Prosody:
+        """Durations, pitch, and the frame-rate decoding of the whole piece (~7 % of an inference)."""
+        feeds = {
+            self._tokens: np.array([[0, *ids, 0]], dtype=np.int64),
+            "style": style,
+            "speed": np.array([speed], dtype=np.float32),
+        }
+        features, f0, energy, durations = self.sessions["prosody"].run(None, feeds, run_options)
+        frames = {_FEATURES: features, _F0: f0, _ENERGY: energy, "style": style}
+        (decoded,) = self.sessions["frames"].run(None, frames, run_options)
+        return Prosody(f0, decoded, np.asarray(durations, np.int64).ravel(), style)
+
+    def head(
+        self, p: Prosody, end: int, run_options: ort.RunOptions | None
+    ) -> tuple[npt.NDArray[np.float32], dict[str, npt.NDArray[np.float32]]]:
+        """Frames [0, end) normalized over themselves, and the statistics they were normalized with.
+        With *end* = all frames, the whole model's audio."""
+        out = self.sessions["head"].run(None, self._feeds(p, 0, end), run_options)
+        return _audio(out[0], end), dict(zip(self._statistics, out[1:], strict=True))
+
+    def tail(
+        self,
+        p: Prosody,
+        start: int,
+        statistics: dict[str, npt.NDArray[np.float32]],
+        run_options: ort.RunOptions | None,
+    ) -> npt.NDArray[np.float32]:
+        """Frames [start, end) normalized with a head's *statistics*, in phase with that head."""
+        feeds = {**self._feeds(p, start, p.frames), **statistics}
+        (audio,) = self.sessions["tail"].run(None, feeds, run_options)
+        return _audio(audio, p.frames - start)
+
+    def check(self, session: ort.InferenceSession, ids: list[int], table: npt.NDArray[np.float32]) -> None:
+        """Before the parts are trusted, on this machine: uncut they must give the whole model's
+        audio (*session*; *table*: a voice), and cut in the middle a head and a tail at one level.
+        Raises SplitModelError."""
+        from .engine import _run_session
+
+        whole = _run_session(session, ids, table, 1.0)
+        style = table[len(ids) - 1].reshape(1, -1).astype(np.float32)
+        p = self.prosody(ids, style, 1.0, None)
+        uncut, statistics = self.head(p, p.frames, None)
+        if uncut.shape != whole[: uncut.size].shape or not np.allclose(uncut, whole[: uncut.size], atol=1e-5):
+            raise SplitModelError("the parts do not give the whole model's audio")
+        cut = p.frames // 2
+        head, statistics = self.head(p, cut + OVERLAP_FRAMES, None)
+        tail = self.tail(p, cut - OVERLAP_FRAMES, statistics, None)
+        step = _level_db(
+            tail[2 * OVERLAP_FRAMES * SAMPLES_PER_FRAME :], head[: (cut - OVERLAP_FRAMES) * SAMPLES_PER_FRAME]
+        )
+        reference = _level_db(
+            uncut[(cut + OVERLAP_FRAMES) * SAMPLES_PER_FRAME :],
+            uncut[: (cut - OVERLAP_FRAMES) * SAMPLES_PER_FRAME],
+        )
+        if not np.isfinite(tail).all() or not abs(step - reference) <= 3.0:
+            raise SplitModelError(f"a tail decoded apart is {step - reference:+.1f} dB off its head")
+
+    def _feeds(self, p: Prosody, start: int, end: int) -> dict[str, npt.NDArray[np.float32]]:
+        steps = p.f0[0, : 2 * start].astype(np.float32)[:, None] * _HARMONICS / np.float32(SAMPLE_RATE)
+        # Per step the source advances by f0·h/24000 cycles; only the fraction matters (float64:
+        # hundreds of steps are summed).
+        phase = np.sum((steps - np.floor(steps)).astype(np.float64), axis=0) % 1.0
+        return {
+            _DECODED: np.ascontiguousarray(p.decoded[:, :, 2 * start : 2 * end]),
+            _F0: np.ascontiguousarray(p.f0[:, 2 * start : 2 * end]),
+            "style": p.style,
+            _PHASE0: phase.astype(np.float32).reshape(1, 1, 9),
+        }
+
+
+def plan_cut(
+    symbols: str, durations: npt.NDArray[np.int64], seconds_per_frame: float, overhead: float
+) -> Cut | None:
+    """The earliest cut that keeps the rest ahead of playback, or None (send the piece whole).
+
+    Cuts are in the gap between two words (the middle of a space's frames), where the crossfade is
+    quietest. A cut qualifies when the rest (from the overlap on) is estimated to decode, at
+    *seconds_per_frame* of inference per frame plus *overhead*, within 80 % of the time the head
+    plays (from its first phoneme), and when it saves a quarter of the piece at least.
+    *symbols*: the piece's phonemes as tokenized (one per token); *durations*: frames per token,
+    with the two pads.
+    """
+    starts = np.concatenate([[0], np.cumsum(durations)])
+    frames = int(starts[-1])
+    lead = int(durations[0])  # the leading pad: trimmed silence, not playback
+    words = 1
+    for index, symbol in enumerate(symbols):
+        if symbol != " ":
+            continue
+        cut = int(starts[index + 1] + durations[index + 1] // 2)
+        plays = (cut - CROSSFADE_FRAMES // 2 - lead) * SAMPLES_PER_FRAME / SAMPLE_RATE
+        rest = overhead + seconds_per_frame * (frames - cut + OVERLAP_FRAMES)
+        if cut + OVERLAP_FRAMES > 0.75 * frames:
+            return None
+        if rest <= 0.8 * plays:
+            return Cut(cut, words)
+        words += 1
+    return None
+
+
+def _audio(output: Any, frames: int) -> npt.NDArray[np.float32]:
+    return np.asarray(output, dtype=np.float32).ravel()[: frames * SAMPLES_PER_FRAME]
+
+
+def _level_db(audio: npt.NDArray[np.float32], reference: npt.NDArray[np.float32]) -> float:
+    power = float(np.mean(np.square(audio, dtype=np.float64)))
+    return 10 * float(np.log10(power / max(float(np.mean(np.square(reference, dtype=np.float64))), 1e-20)))
