@@ -71,6 +71,7 @@ from .split_model import (
     Cut,
     Prosody,
     SplitModel,
+    join_level,
     plan_cut,
 )
 from .voices import ResolvedVoice, VoiceError, VoiceLibrary, describe_voice
@@ -543,7 +544,8 @@ class KokoroEngine:
             style = voice.table[length - 1].reshape(1, -1).astype(np.float32)
             prosody = self.split_model.prosody(ids[:length], style, 1.0, self.run_options())
             _, statistics = self.split_model.head(prosody, prosody.frames // 2, self.run_options())
-            self.split_model.tail(prosody, prosody.frames // 2, statistics, self.run_options())
+            half = prosody.frames // 2
+            self.split_model.tail(prosody, half, statistics, self.run_options())
 
     # -- requests ----------------------------------------------------------------------------
     def resolve_voice(self, voice: str | None = None, language: str | None = None) -> ResolvedVoice:
@@ -919,9 +921,10 @@ def _decode_tail(
     boundary: Boundary,
     run_options: ort.RunOptions,
 ) -> bytes:
-    """The rest of the frames, from the crossfade on, faded in over the head's *overlap*."""
+    """The rest of the frames, from the crossfade on: brought to the head's level at the seam and
+    faded in over the head's *overlap*."""
     audio = split.tail(prosody, cut.frame - OVERLAP_FRAMES, statistics, run_options)
-    audio = audio[(OVERLAP_FRAMES - CROSSFADE_FRAMES // 2) * SAMPLES_PER_FRAME :]
+    audio = join_level(overlap, audio[(OVERLAP_FRAMES - CROSSFADE_FRAMES // 2) * SAMPLES_PER_FRAME :])
     return to_pcm16(shape_piece(crossfade(overlap, audio, overlap.size), boundary, start=False))
 
 

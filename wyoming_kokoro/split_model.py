@@ -14,18 +14,20 @@ frame-aligned features (one frame = 600 samples) into audio. So the model is cut
   whole piece, so it is exactly what the whole model computes;
 * ``head``: the generator (the rest) over frames [0, e), returning, besides the audio, the mean
   and variance of every normalization it did;
-* ``tail``: the generator over frames [s, end) *normalizing with the head's statistics*.
+* ``tail``: the generator over frames [s, end), normalizing with the head's statistics pooled with its own.
 
-The generator's ~54 AdaIN normalizations take mean and variance over the frames they are given. A
-tail normalized over its own frames comes out at its own level: 2.6 dB louder than its head (median
-over 68 first clauses; p90 4.4 dB), a step heard at the seam. With the head's statistics both
-parts are one consistent decode: the step is 0.2 dB (p90 1.2 dB). Both parts are then ~1 dB
-quieter than one decode of the clause, the same everywhere in the clause. The frame-rate decoder
-is not cut: in a head its first normalization can see a channel that hardly moves (variance
-~1e-14) that the tail would blow up. Frames near a cut lack their neighbours (zero padding), so
-each part decodes ``OVERLAP_FRAMES`` past the cut and the two are crossfaded over the middle
-``CROSSFADE_FRAMES``, where both are within ~-10 dB of a whole decode. The harmonic source's phase
-(a running sum of F0 from the first frame) is carried into the tail through a ``phase0`` input.
+The generator's ~54 AdaIN normalizations take mean and variance over the frames they are given, so
+a tail decoded on its own comes out at its own level: 2.6 dB louder than its head (median over 68
+first clauses, cut in the middle; p90 4.4 dB), a step heard at the seam. Normalizing the tail with
+the head's statistics makes the two one consistent decode, but a head of a few words and pauses can
+have statistics unlike the clause's, and its tail then came out up to 11 dB off. So the tail pools
+the head's statistics (weight ``HEAD_WEIGHT``) with its own, which keeps it within ~2 dB of one
+decode of the clause, and ``join_level`` matches its level to the head's at the seam, easing back
+over the tail. The frame-rate decoder is not cut at all: in a head its first normalization can see
+a channel that hardly moves (variance ~1e-14). Frames near a cut lack their neighbours (zero
+padding), so each part decodes ``OVERLAP_FRAMES`` past the cut and the two are crossfaded over the
+middle ``CROSSFADE_FRAMES``. The harmonic source's phase (a running sum of F0 from the first frame)
+is carried into the tail through a ``phase0`` input.
 
 ``prosody`` + ``frames`` + ``head`` over all frames is the whole model's audio bit for bit (checked
 at start, see ``SplitModel.check``), so a piece that is not cut sounds as before.
@@ -60,13 +62,20 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 SAMPLE_RATE = 24_000
 SAMPLES_PER_FRAME = 600
 #: Frames each part decodes past the cut: a frame's sound depends on ~2 frames around it.
 OVERLAP_FRAMES = 4
 #: Frames around the cut over which the head fades into the tail.
 CROSSFADE_FRAMES = 4
+#: Weight of the head's statistics in the tail's normalization (the tail's own: the rest). Measured
+#: at the engine's cuts of 68 first clauses: 1.0 (the head's alone) keeps the two parts at one
+#: level in most clauses but sends a tail 11 dB off in some (a head of a few words and pauses has
+#: statistics unlike the clause's); 0.75 keeps the tail within 2.1 dB of one decode of the clause.
+HEAD_WEIGHT = 0.75
+#: Largest level correction at the seam, dB (the head is 0.5–2.5 dB quieter than one decode, p10–p90).
+MAX_JOIN_DB = 3.0
 PARTS = ("prosody", "frames", "head", "tail")
 
 # Where the Kokoro v1.0 export hands over from one stage to the next.
@@ -78,6 +87,8 @@ _DECODED = "/decoder/decoder/decode.3/Div_4_output_0"  # the generator's input [
 _PHASE0 = "phase0"
 _HARMONICS = np.arange(1, 10, dtype=np.float32)  # the harmonic source's 9 harmonics
 _STAT_SUFFIXES = ("/wk_mean", "/wk_var")
+_TIME_AXIS = "wk_time_axis"
+_HEAD_SHARE = "head_share"
 
 
 class SplitModelError(FloatModelError):
@@ -165,7 +176,7 @@ def build_split_models(src: Path) -> dict[str, ModelProto]:
     head, tail = generator, type(generator)()
     tail.CopyFrom(generator)
     statistics = _expose_statistics(head.graph, opset)
-    _freeze_statistics(tail.graph, statistics)
+    _pool_statistics(tail.graph, statistics, opset)
     return {**parts, "head": head, "tail": tail}
 
 
@@ -186,96 +197,111 @@ def _add_phase_input(graph: GraphProto) -> None:
     graph.input.append(helper.make_tensor_value_info(_PHASE0, TensorProto.FLOAT, [1, 1, 9]))
 
 
-def _time_axes(node: Any, constants: dict[str, npt.NDArray[Any]]) -> list[int]:
-    from onnx import helper
+def _moments(x: str, mean: str, var: str, opset: int) -> list[Any]:
+    """Nodes computing the mean and variance of *x* [1, C, T] over time ([1, C, 1] each) in two
+    passes (mean and sum of squares; variance = E[x²] − mean²): ~4 % of the generator's time,
+    against ~12 % for a centred second pass."""
+    from onnx import TensorProto, helper
 
-    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    if len(node.input) > 1 and node.input[1]:
-        return [int(a) for a in constants.get(node.input[1], np.array([], np.int64)).ravel()]
-    return [int(a) for a in attrs.get("axes", [])]
+    on_time: dict[str, Any] = {"keepdims": 1} if opset >= 18 else {"keepdims": 1, "axes": [2]}
+    inputs = [x, _TIME_AXIS] if opset >= 18 else [x]
+    mean_inputs = inputs if opset >= 18 else [x]
+    return [
+        helper.make_node("ReduceMean", mean_inputs, [mean], **on_time),
+        helper.make_node("ReduceSumSquare", inputs, [var + "/sumsq"], **on_time),
+        helper.make_node("Shape", [x], [var + "/shape"], start=2, end=3),
+        helper.make_node("Cast", [var + "/shape"], [var + "/count"], to=TensorProto.FLOAT),
+        helper.make_node("Div", [var + "/sumsq", var + "/count"], [var + "/meansq"]),
+        helper.make_node("Mul", [mean, mean], [var + "/mean2"]),
+        helper.make_node("Sub", [var + "/meansq", var + "/mean2"], [var + "/diff"]),
+        helper.make_node("Relu", [var + "/diff"], [var]),  # rounding can dip below 0
+    ]
+
+
+def _instance_norms(graph: GraphProto) -> list[Any]:
+    """The generator's normalizations, which must be (nearly) all ``InstanceNormalization``: the
+    CPU model's. The int8 export writes each as nine ops (two ``ReduceMean``); a model that
+    mostly does is not split (its tail would come out at its own level)."""
+    norms = [n for n in graph.node if n.op_type == "InstanceNormalization"]
+    written_out = sum(1 for n in graph.node if n.op_type == "ReduceMean") // 2
+    if not norms or written_out * 9 > len(norms):
+        raise SplitModelError(
+            f"the generator's normalizations are written out ({written_out} of {written_out + len(norms)})"
+        )
+    return norms
 
 
 def _expose_statistics(graph: GraphProto, opset: int) -> list[str]:
-    """Make every normalization's statistics graph outputs ([1, C, 1] each), in graph order.
-
-    ``InstanceNormalization`` (the CPU model's) computes them inside: its mean and variance are
-    computed beside it in two passes (mean and sum of squares; variance = E[x²] − mean², ~4 %
-    of the generator's time against ~12 % for a centred second pass). A normalization written out
-    (the int8 export's nine ops) has them as ``ReduceMean`` outputs already.
-    """
+    """Make every ``InstanceNormalization``'s input's mean and variance graph outputs ([1, C, 1]
+    each), in graph order: the statistics the head was normalized with."""
     from onnx import TensorProto, helper, numpy_helper
 
-    constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    axes = "wk_time_axis"
-    graph.initializer.append(numpy_helper.from_array(np.array([2], np.int64), axes))
-    on_time = {"keepdims": 1} if opset >= 18 else {"keepdims": 1, "axes": [2]}
-    reduce_inputs = (lambda x: [x, axes]) if opset >= 18 else (lambda x: [x])
-    mean_inputs = (lambda x: [x, axes]) if opset >= 18 else (lambda x: [x])
+    graph.initializer.append(numpy_helper.from_array(np.array([2], np.int64), _TIME_AXIS))
     names: list[str] = []
-    added = []
-    for node in graph.node:
-        if node.op_type == "ReduceMean":
-            if _time_axes(node, constants) != [2]:
-                raise SplitModelError(f"{node.name} does not average over time")
-            names.append(node.output[0])
-        elif node.op_type == "InstanceNormalization":
-            x, p = node.input[0], node.output[0]
-            mean, var = (p + suffix for suffix in _STAT_SUFFIXES)
-            added += [
-                helper.make_node("ReduceMean", mean_inputs(x), [mean], **on_time),
-                helper.make_node("ReduceSumSquare", reduce_inputs(x), [p + "/wk_sumsq"], **on_time),
-                helper.make_node("Shape", [x], [p + "/wk_shape"], start=2, end=3),
-                helper.make_node("Cast", [p + "/wk_shape"], [p + "/wk_count"], to=TensorProto.FLOAT),
-                helper.make_node("Div", [p + "/wk_sumsq", p + "/wk_count"], [p + "/wk_meansq"]),
-                helper.make_node("Mul", [mean, mean], [p + "/wk_mean2"]),
-                helper.make_node("Sub", [p + "/wk_meansq", p + "/wk_mean2"], [p + "/wk_diff"]),
-                helper.make_node("Relu", [p + "/wk_diff"], [var]),  # rounding can dip below 0
-            ]
-            names += [mean, var]
-    if not names:
-        raise SplitModelError("the generator has no normalizations to carry over")
-    graph.node.extend(added)
+    for node in _instance_norms(graph):
+        mean, var = (node.output[0] + suffix for suffix in _STAT_SUFFIXES)
+        graph.node.extend(_moments(node.input[0], mean, var, opset))
+        names += [mean, var]
     graph.output.extend(helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in names)
     return names
 
 
-def _freeze_statistics(graph: GraphProto, statistics: list[str]) -> None:
-    """Normalize with given statistics: each ``InstanceNormalization`` becomes
-    ``x · a + (β − mean · a)`` with ``a = γ / sqrt(var + ε)`` (per channel), and each written-out
-    ``ReduceMean`` becomes an input; the inputs are named as ``_expose_statistics``'s outputs."""
+def _pool_statistics(graph: GraphProto, statistics: list[str], opset: int) -> None:
+    """Normalize with the statistics of head and tail together: each ``InstanceNormalization``
+    becomes ``x · a + (β − mean · a)``, ``a = γ / sqrt(var + ε)`` per channel, where mean and
+    variance pool the head's (inputs named as ``_expose_statistics``'s outputs) and the tail's
+    own, weighted by the ``head_share`` input (``HEAD_WEIGHT``) and the rest."""
     from onnx import TensorProto, helper, numpy_helper
 
-    wanted = set(statistics)
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.array([2], np.int64), _TIME_AXIS),
+            numpy_helper.from_array(np.array([1.0], np.float32), "wk_one"),
+            numpy_helper.from_array(np.array([1, -1, 1], np.int64), "wk_channels"),
+        ]
+    )
+    graph.node.append(helper.make_node("Sub", ["wk_one", _HEAD_SHARE], ["wk_tail_share"]))
+    _instance_norms(graph)
     nodes = []
     for node in graph.node:
-        if node.op_type == "ReduceMean" and node.output[0] in wanted:
-            continue  # its output is now an input
         if node.op_type != "InstanceNormalization":
             nodes.append(node)
             continue
         (x, gamma, beta), p = node.input, node.output[0]
-        mean, var = (p + suffix for suffix in _STAT_SUFFIXES)
+        head_mean, head_var = (p + suffix for suffix in _STAT_SUFFIXES)
         epsilon = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
-        graph.initializer.extend(
-            [
-                numpy_helper.from_array(np.array([epsilon], np.float32), p + "/wk_eps"),
-                numpy_helper.from_array(np.array([1, -1, 1], np.int64), p + "/wk_channels"),
-            ]
-        )
+        graph.initializer.append(numpy_helper.from_array(np.array([epsilon], np.float32), p + "/wk_eps"))
+        q = p + "/wk_pool"
+        nodes += _moments(x, q + "/tail_mean", q + "/tail_var", opset)
         nodes += [
-            helper.make_node("Add", [var, p + "/wk_eps"], [p + "/wk_var_eps"]),
-            helper.make_node("Sqrt", [p + "/wk_var_eps"], [p + "/wk_sd"]),
-            helper.make_node("Reshape", [gamma, p + "/wk_channels"], [p + "/wk_gamma"]),
-            helper.make_node("Reshape", [beta, p + "/wk_channels"], [p + "/wk_beta"]),
-            helper.make_node("Div", [p + "/wk_gamma", p + "/wk_sd"], [p + "/wk_scale"]),
-            helper.make_node("Mul", [mean, p + "/wk_scale"], [p + "/wk_mean_scaled"]),
-            helper.make_node("Sub", [p + "/wk_beta", p + "/wk_mean_scaled"], [p + "/wk_shift"]),
-            helper.make_node("Mul", [x, p + "/wk_scale"], [p + "/wk_scaled"]),
-            helper.make_node("Add", [p + "/wk_scaled", p + "/wk_shift"], [p]),
+            # E[x²] of each part, then both weighted by their share of the frames.
+            helper.make_node("Mul", [head_mean, head_mean], [q + "/head_mean2"]),
+            helper.make_node("Add", [head_var, q + "/head_mean2"], [q + "/head_sq"]),
+            helper.make_node("Add", [q + "/tail_var", q + "/tail_var/mean2"], [q + "/tail_sq"]),
+            helper.make_node("Mul", [head_mean, _HEAD_SHARE], [q + "/head_mean_w"]),
+            helper.make_node("Mul", [q + "/tail_mean", "wk_tail_share"], [q + "/tail_mean_w"]),
+            helper.make_node("Add", [q + "/head_mean_w", q + "/tail_mean_w"], [q + "/mean"]),
+            helper.make_node("Mul", [q + "/head_sq", _HEAD_SHARE], [q + "/head_sq_w"]),
+            helper.make_node("Mul", [q + "/tail_sq", "wk_tail_share"], [q + "/tail_sq_w"]),
+            helper.make_node("Add", [q + "/head_sq_w", q + "/tail_sq_w"], [q + "/sq"]),
+            helper.make_node("Mul", [q + "/mean", q + "/mean"], [q + "/mean2"]),
+            helper.make_node("Sub", [q + "/sq", q + "/mean2"], [q + "/diff"]),
+            helper.make_node("Relu", [q + "/diff"], [q + "/var"]),
+            # The normalization itself, as a per-channel scale and shift.
+            helper.make_node("Add", [q + "/var", p + "/wk_eps"], [q + "/var_eps"]),
+            helper.make_node("Sqrt", [q + "/var_eps"], [q + "/sd"]),
+            helper.make_node("Reshape", [gamma, "wk_channels"], [q + "/gamma"]),
+            helper.make_node("Reshape", [beta, "wk_channels"], [q + "/beta"]),
+            helper.make_node("Div", [q + "/gamma", q + "/sd"], [q + "/scale"]),
+            helper.make_node("Mul", [q + "/mean", q + "/scale"], [q + "/mean_scaled"]),
+            helper.make_node("Sub", [q + "/beta", q + "/mean_scaled"], [q + "/shift"]),
+            helper.make_node("Mul", [x, q + "/scale"], [q + "/scaled"]),
+            helper.make_node("Add", [q + "/scaled", q + "/shift"], [p]),
         ]
     del graph.node[:]
     graph.node.extend(nodes)
     graph.input.extend(helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in statistics)
+    graph.input.append(helper.make_tensor_value_info(_HEAD_SHARE, TensorProto.FLOAT, [1]))
     _remove_dead_code(graph)
 
 
@@ -318,14 +344,16 @@ class SplitModel:
         statistics: dict[str, npt.NDArray[np.float32]],
         run_options: ort.RunOptions | None,
     ) -> npt.NDArray[np.float32]:
-        """Frames [start, end) normalized with a head's *statistics*, in phase with that head."""
-        feeds = {**self._feeds(p, start, p.frames), **statistics}
+        """Frames [start, end), in phase with a head, normalized with the head's *statistics* and
+        its own pooled (``HEAD_WEIGHT``)."""
+        share = np.array([HEAD_WEIGHT], np.float32)
+        feeds = {**self._feeds(p, start, p.frames), **statistics, _HEAD_SHARE: share}
         (audio,) = self.sessions["tail"].run(None, feeds, run_options)
         return _audio(audio, p.frames - start)
 
     def check(self, session: ort.InferenceSession, ids: list[int], table: npt.NDArray[np.float32]) -> None:
         """Before the parts are trusted, on this machine: uncut they must give the whole model's
-        audio (*session*; *table*: a voice), and cut in the middle a head and a tail at one level.
+        audio (*session*; *table*: a voice), and a tail decoded apart near the whole decode's level.
         Raises SplitModelError."""
         from .engine import _run_session
 
@@ -336,17 +364,12 @@ class SplitModel:
         if uncut.shape != whole[: uncut.size].shape or not np.allclose(uncut, whole[: uncut.size], atol=1e-5):
             raise SplitModelError("the parts do not give the whole model's audio")
         cut = p.frames // 2
-        head, statistics = self.head(p, cut + OVERLAP_FRAMES, None)
+        _, statistics = self.head(p, cut + OVERLAP_FRAMES, None)
         tail = self.tail(p, cut - OVERLAP_FRAMES, statistics, None)
-        step = _level_db(
-            tail[2 * OVERLAP_FRAMES * SAMPLES_PER_FRAME :], head[: (cut - OVERLAP_FRAMES) * SAMPLES_PER_FRAME]
-        )
-        reference = _level_db(
-            uncut[(cut + OVERLAP_FRAMES) * SAMPLES_PER_FRAME :],
-            uncut[: (cut - OVERLAP_FRAMES) * SAMPLES_PER_FRAME],
-        )
-        if not np.isfinite(tail).all() or not abs(step - reference) <= 3.0:
-            raise SplitModelError(f"a tail decoded apart is {step - reference:+.1f} dB off its head")
+        rest = (cut + OVERLAP_FRAMES) * SAMPLES_PER_FRAME
+        off = _level_db(tail[2 * OVERLAP_FRAMES * SAMPLES_PER_FRAME :], uncut[rest:])
+        if not np.isfinite(tail).all() or not abs(off) <= 3.0:
+            raise SplitModelError(f"a tail decoded apart is {off:+.1f} dB off the whole decode")
 
     def _feeds(self, p: Prosody, start: int, end: int) -> dict[str, npt.NDArray[np.float32]]:
         steps = p.f0[0, : 2 * start].astype(np.float32)[:, None] * _HARMONICS / np.float32(SAMPLE_RATE)
@@ -359,6 +382,20 @@ class SplitModel:
             "style": p.style,
             _PHASE0: phase.astype(np.float32).reshape(1, 1, 9),
         }
+
+
+def join_level(overlap: npt.NDArray[np.float32], tail: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """*tail* brought to the head's level at the seam: the level difference over the stretch both
+    decoded (*overlap*, the head's; *tail* starts with the same stretch) is applied at the tail's
+    start and eased to nothing by its end (the head is normalized over fewer frames than the
+    clause, ~1.5 dB quieter than one decode of it; the tail nearly as one decode). Without it the
+    seam steps by 1.6 dB (median; p90 2.5 dB), with it by -0.05 dB (p10 -1.2, p90 +0.8)."""
+    reference, stretch = (np.square(a, dtype=np.float64).mean() for a in (overlap, tail[: overlap.size]))
+    if reference <= 1e-12 or stretch <= 1e-12:
+        return tail
+    gain_db = float(np.clip(10 * np.log10(reference / stretch), -MAX_JOIN_DB, MAX_JOIN_DB))
+    ramp = np.linspace(gain_db, 0.0, tail.size, dtype=np.float32)
+    return (tail * np.power(np.float32(10), ramp / np.float32(20))).astype(np.float32)
 
 
 def plan_cut(
