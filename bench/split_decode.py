@@ -1,4 +1,4 @@
-"""Why a long first clause is not sent in two halves (yet): first audio ≤ 1.0 s for every reply (#5).
+"""How a long first clause is sent in two halves, and why that way: first audio ≤ 1.0 s (#5).
 
 A first piece is synthesized whole before any audio goes out, and ~95 % of an inference is the
 vocoder, so a long first clause ("Today you used 12.4 kWh of electricity,", ~3 s of speech) is the
@@ -18,6 +18,9 @@ slowest first audio. Two ways to send its first words sooner, each measured here
   (the step a listener would hear at the seam is their difference). ``--context K`` lets the first
   half's decode also see part of the rest (every K-th block of 10 frames, decoded and dropped):
   its level comes nearer the clause's, and the wait grows by those frames.
+* **what the server does** (``wyoming_kokoro/split_model.py``): the tail normalized with the
+  head's statistics pooled with its own. Column ``split dB``: that tail's level against one decode
+  (compare with ``tail dB``); the server then also matches its level to the head's at the seam.
 
     .venv/bin/python bench/split_decode.py                    # the benchmark replies' first clauses
     .venv/bin/python bench/split_decode.py --texts FILE       # one text per line (American English)
@@ -112,6 +115,18 @@ def decode(
     return np.asarray(session.run(None, feeds)[0], np.float32).ravel()[: (b - a) * HOP]
 
 
+def server_tail(
+    engine: KokoroEngine, ids: list[int], style: npt.NDArray[np.float32], cut: int
+) -> npt.NDArray[np.float32]:
+    """The clause's tail from frame *cut* as the server decodes it (before its level is matched)."""
+    split = engine.split_model
+    if split is None:
+        raise SystemExit("the engine has no split model (not on the CPU, or split_first_piece: false)")
+    prosody = split.prosody(ids, style, 1.0, None)
+    _, head_statistics = split.head(prosody, cut + OVERLAP, None)
+    return split.tail(prosody, cut - OVERLAP, head_statistics, None)
+
+
 def level_db(audio: npt.NDArray, reference: npt.NDArray) -> float:
     return float(
         10 * np.log10(np.mean(audio.astype(np.float64) ** 2) / np.mean(reference.astype(np.float64) ** 2))
@@ -166,7 +181,7 @@ def main() -> None:
         texts = [line.strip() for line in args.texts.read_text().splitlines() if line.strip()]
         clauses: list[tuple[str, int]] = []  # each measured clause and its (phoneme) words
         rows: list[dict[str, float]] = []
-        header = ["words", "alone", "inside", "whole s", "head s", "head dB", "tail dB"]
+        header = ["words", "alone", "inside", "whole s", "head s", "head dB", "tail dB", "split dB"]
         print(f"{'first clause':44s} " + " ".join(f"{h:>7s}" for h in header))
         for clause in first_clauses(texts):
             # Only symbols with a token id, so that character and token positions agree.
@@ -200,6 +215,8 @@ def main() -> None:
                 times["head"].append(time.perf_counter() - began)
             tail = decode(decoder, whole_p, style, cut - OVERLAP, frames)
             keep, skip = (cut - OVERLAP) * HOP, 2 * OVERLAP * HOP
+            # The server's way: the same cut, the tail normalized with the head's statistics.
+            split_tail = server_tail(engine, ids, style, cut)
             row = {  # in the table's column order
                 "last_word_frames_alone": alone,
                 "last_word_frames_inside": inside,
@@ -207,6 +224,7 @@ def main() -> None:
                 "head_s": statistics.median(times["head"]),
                 "head_level_db": level_db(head[:keep], whole[:keep]),
                 "tail_level_db": level_db(tail[skip:], whole[keep + skip :]),
+                "split_tail_level_db": level_db(split_tail[skip:], whole[keep + skip :]),
             }
             clauses.append((clause, len(words)))
             rows.append(row)
@@ -224,6 +242,7 @@ def main() -> None:
         "head_decode_s_p50": median("head_s"),
         "head_level_db_p50": median("head_level_db"),
         "tail_level_db_p50": median("tail_level_db"),
+        "split_tail_level_db_p50": median("split_tail_level_db"),
     }
     print()
     for key, value in summary.items():

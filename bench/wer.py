@@ -94,6 +94,7 @@ async def _main(args: argparse.Namespace) -> dict[str, object]:
             "device": "cpu",
             "zeroconf": {"enabled": False},
             "phrase_cache_size": 0,  # each mode must really be synthesized
+            "split_first_piece": not args.no_split_first_piece,
         },
     )
     engine = KokoroEngine.load(config)
@@ -159,6 +160,11 @@ def main() -> None:
         help="auto = what the server runs; fp32/fp16 = the float models rebuilt from the int8 one",
     )
     parser.add_argument("--no-plain", action="store_true", help="skip the un-normalized comparison run")
+    parser.add_argument(
+        "--no-split-first-piece",
+        action="store_true",
+        help="send every first piece whole (see split_model.py)",
+    )
     args = parser.parse_args()
     print(json.dumps(asyncio.run(_main(args))))
 
