@@ -26,8 +26,8 @@ slowest first audio. Two ways to send its first words sooner, each measured here
     .venv/bin/python bench/split_decode.py --texts FILE       # one text per line (American English)
     .venv/bin/python bench/split_decode.py --context 2        # the first half sees half the rest
 
-Prints a table, a summary of medians, and one JSON line (prefix ``RESULT``). Builds nothing into
-the cache: the two halves are written to a temporary folder.
+Prints a table, a summary of medians, and one JSON line (prefix ``RESULT``). Its own two halves
+are written to a temporary folder; the server's parts are the engine's (cached as the server's).
 """
 
 from __future__ import annotations
