@@ -237,14 +237,16 @@ class FailingSession:
 
 @contextlib.contextmanager
 def session_replaced(engine: KokoroEngine, wrapper: Any) -> Iterator[Any]:
-    original = engine.session
-    engine.session = wrapper
+    """The engine's session wrapped, and every piece synthesized by it: first pieces sent in two
+    parts (split_model.py) would go around the wrapper."""
+    original, split = engine.session, engine.split_model
+    engine.session, engine.split_model = wrapper, None
     try:
         yield wrapper
     finally:
         if isinstance(wrapper, GatedSession):
             wrapper.gate.set()
-        engine.session = original
+        engine.session, engine.split_model = original, split
 
 
 # -- malformed bytes: an error, then the connection closes ---------------------------------------

@@ -105,6 +105,8 @@ def test_a_piece_is_cut_between_words_as_early_as_keeps_the_rest_ahead() -> None
     # Too slow to gain a quarter of the piece, or no gap between words: whole.
     assert plan_cut(symbols, durations, 0.05, 0.05) is None
     assert plan_cut("abcdefgh", np.full(10, 10), 0.0, 0.0) is None
+    # A gap so early that the tail, which starts OVERLAP_FRAMES before it, would start before frame 0.
+    assert plan_cut("a b cd", np.array([1, 2, 2, 2, 2, 20, 20, 1]), 0.0, 0.0) == Cut(8, 2)
 
 
 def test_a_model_without_the_exports_layout_is_not_cut(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 SAMPLE_RATE = 24_000
 SAMPLES_PER_FRAME = 600
 #: Frames each part decodes past the cut: a frame's sound depends on ~2 frames around it.
@@ -260,9 +260,8 @@ def _pool_statistics(graph: GraphProto, statistics: list[str], opset: int) -> No
             numpy_helper.from_array(np.array([1, -1, 1], np.int64), "wk_channels"),
         ]
     )
-    graph.node.append(helper.make_node("Sub", ["wk_one", _HEAD_SHARE], ["wk_tail_share"]))
     _instance_norms(graph)
-    nodes = []
+    nodes = [helper.make_node("Sub", ["wk_one", _HEAD_SHARE], ["wk_tail_share"])]  # before its readers
     for node in graph.node:
         if node.op_type != "InstanceNormalization":
             nodes.append(node)
@@ -418,6 +417,9 @@ def plan_cut(
         if symbol != " ":
             continue
         cut = int(starts[index + 1] + durations[index + 1] // 2)
+        if cut < 2 * OVERLAP_FRAMES:  # the tail would start before the first frame
+            words += 1
+            continue
         plays = (cut - CROSSFADE_FRAMES // 2 - lead) * SAMPLES_PER_FRAME / SAMPLE_RATE
         rest = overhead + seconds_per_frame * (frames - cut + OVERLAP_FRAMES)
         if cut + OVERLAP_FRAMES > 0.75 * frames:
