@@ -802,13 +802,17 @@ class KokoroEngine:
             self.model_path = Path(self.session._model_path)
             self.model_id = f"{self.model_path.name}:{self.model_path.stat().st_size}"
             pcm, elapsed = await loop.run_in_executor(self._infer_pool, job, self.session)
+        self._record(key, len(ids), pcm, elapsed)
+        return AudioPiece(pcm, piece.phonemes)
+
+    def _record(self, key: tuple[str, str, float, str], tokens: int, pcm: bytes, elapsed: float) -> None:
+        """A synthesized piece's audio into the statistics, the speed model and the phrase cache."""
         self.stats.pieces += 1
         self.stats.inference_seconds += elapsed
         self.stats.audio_seconds += pcm_seconds(pcm)
-        self.speed_model.update(len(ids), pcm_seconds(pcm), elapsed)
-        _LOGGER.debug("Piece of %d tokens: %.2f s audio in %.3f s", len(ids), pcm_seconds(pcm), elapsed)
+        self.speed_model.update(tokens, pcm_seconds(pcm), elapsed)
+        _LOGGER.debug("Piece of %d tokens: %.2f s audio in %.3f s", tokens, pcm_seconds(pcm), elapsed)
         self.cache.put(key, pcm)
-        return AudioPiece(pcm, piece.phonemes)
 
     async def _render_in_two(
         self,
@@ -851,13 +855,7 @@ class KokoroEngine:
                 pcm_seconds(head_pcm),
                 pcm_seconds(pcm),
             )
-        elapsed = time.perf_counter() - started
-        seconds = pcm_seconds(head_pcm) + pcm_seconds(pcm)
-        self.stats.pieces += 1
-        self.stats.inference_seconds += elapsed
-        self.stats.audio_seconds += seconds
-        self.speed_model.update(len(ids), seconds, elapsed)
-        self.cache.put(key, head_pcm + pcm)
+        self._record(key, len(ids), head_pcm + pcm, time.perf_counter() - started)
         return AudioPiece(pcm, rest)
 
 
