@@ -205,6 +205,7 @@ def test_sample_options_become_the_exact_server_command(tmp_path: Path) -> None:
         "device": "cpu",
         "threads": 2,
         "release_memory": True,
+        "split_first_piece": False,
         "debug_logging": True,
     }
     result, config_out = _run_options(tmp_path, options)
@@ -223,6 +224,7 @@ def test_sample_options_become_the_exact_server_command(tmp_path: Path) -> None:
     assert config.device == "cpu"
     assert config.threads == 2
     assert config.release_memory is True
+    assert config.split_first_piece is False
     assert config.log_level == "debug"
 
 

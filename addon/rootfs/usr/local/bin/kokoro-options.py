@@ -30,6 +30,7 @@ OPTION_KEYS: dict[str, str] = {
     "device": "device",
     "threads": "threads",
     "release_memory": "release_memory",
+    "split_first_piece": "split_first_piece",
     "debug_logging": "log_level",
 }
 
@@ -57,7 +58,7 @@ def options_to_config(options: Mapping[str, Any]) -> dict[str, Any]:
         print(f"kokoro-options: ignoring unknown option(s): {', '.join(unknown)}", file=sys.stderr)
 
     config: dict[str, Any] = json.loads(json.dumps(FIXED_CONFIG))  # deep copy
-    for option in ("voice", "speed", "device", "release_memory"):
+    for option in ("voice", "speed", "device", "release_memory", "split_first_piece"):
         if option in options:
             config[OPTION_KEYS[option]] = options[option]
     # Optional in the schema: absent means the server's own default ("auto" = physical cores).
