@@ -54,6 +54,7 @@ from wyoming_kokoro.chunking import TextSegmenter
 from wyoming_kokoro.config import load_config
 from wyoming_kokoro.engine import KokoroEngine, cpu_session
 from wyoming_kokoro.normalize import normalize_text
+from wyoming_kokoro.split_model import level_db
 
 HERE = Path(__file__).parent
 # Where the export hands over to the decoder (frames of 600 samples; F0/energy two per frame).
@@ -125,12 +126,6 @@ def server_tail(
     prosody = split.prosody(ids, style, 1.0, None)
     _, head_statistics = split.head(prosody, cut + OVERLAP, None)
     return split.tail(prosody, cut - OVERLAP, head_statistics, None)
-
-
-def level_db(audio: npt.NDArray, reference: npt.NDArray) -> float:
-    return float(
-        10 * np.log10(np.mean(audio.astype(np.float64) ** 2) / np.mean(reference.astype(np.float64) ** 2))
-    )
 
 
 def first_clauses(texts: list[str]) -> list[str]:

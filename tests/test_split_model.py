@@ -23,16 +23,11 @@ from wyoming_kokoro.split_model import (
     SplitModelError,
     build_split_models,
     join_level,
+    level_db,
     plan_cut,
 )
 
 CLAUSE = "Today you used twelve point four kilowatt hours of electricity, which is less than yesterday"
-
-
-def level_db(audio: npt.NDArray[np.float32], reference: npt.NDArray[np.float32]) -> float:
-    return float(
-        10 * np.log10(np.mean(audio.astype(np.float64) ** 2) / np.mean(reference.astype(np.float64) ** 2))
-    )
 
 
 @pytest.fixture(scope="module")

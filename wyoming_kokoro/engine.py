@@ -543,8 +543,8 @@ class KokoroEngine:
             length = min(MAX_TOKENS, len(ids))
             style = voice.table[length - 1].reshape(1, -1).astype(np.float32)
             prosody = self.split_model.prosody(ids[:length], style, 1.0, self.run_options())
-            _, statistics = self.split_model.head(prosody, prosody.frames // 2, self.run_options())
             half = prosody.frames // 2
+            _, statistics = self.split_model.head(prosody, half, self.run_options())
             self.split_model.tail(prosody, half, statistics, self.run_options())
 
     # -- requests ----------------------------------------------------------------------------

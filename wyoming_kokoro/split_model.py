@@ -365,7 +365,7 @@ class SplitModel:
         _, statistics = self.head(p, cut + OVERLAP_FRAMES, None)
         tail = self.tail(p, cut - OVERLAP_FRAMES, statistics, None)
         rest = (cut + OVERLAP_FRAMES) * SAMPLES_PER_FRAME
-        off = _level_db(tail[2 * OVERLAP_FRAMES * SAMPLES_PER_FRAME :], uncut[rest:])
+        off = level_db(tail[2 * OVERLAP_FRAMES * SAMPLES_PER_FRAME :], uncut[rest:])
         if not np.isfinite(tail).all() or not abs(off) <= 3.0:
             raise SplitModelError(f"a tail decoded apart is {off:+.1f} dB off the whole decode")
 
@@ -434,6 +434,7 @@ def _audio(output: Any, frames: int) -> npt.NDArray[np.float32]:
     return np.asarray(output, dtype=np.float32).ravel()[: frames * SAMPLES_PER_FRAME]
 
 
-def _level_db(audio: npt.NDArray[np.float32], reference: npt.NDArray[np.float32]) -> float:
+def level_db(audio: npt.NDArray[np.float32], reference: npt.NDArray[np.float32]) -> float:
+    """How much louder *audio* is than *reference*, in dB (mean power)."""
     power = float(np.mean(np.square(audio, dtype=np.float64)))
     return 10 * float(np.log10(power / max(float(np.mean(np.square(reference, dtype=np.float64))), 1e-20)))
