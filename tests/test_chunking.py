@@ -153,6 +153,33 @@ def test_sentence_is_released_as_soon_as_its_end_is_known() -> None:
     assert [s.text for s in out] == ["Turned on the kitchen lights."]
 
 
+def test_peek_guesses_the_next_segment_without_taking_it() -> None:
+    segmenter = TextSegmenter()
+    assert segmenter.feed("It is now 21.") == []
+    guess = segmenter.peek()
+    assert guess is not None and (guess.text, guess.boundary) == ("It is now 21.", "sentence")
+    assert segmenter.emitted == 0
+    # The guess was wrong ("21.5"): nothing of it was taken, the real cut comes as before.
+    assert segmenter.feed("5 degrees inside. ")[0].text == "It is now 21.5 degrees inside."
+    assert segmenter.emitted == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Turned on the kitch",  # mid-word: most likely goes on
+        "Turned on the kitchen lights ",  # whitespace: any cut would already have been made
+        "Please call Dr.",  # a title never ends a sentence
+        "Yes.",  # too short for a first segment
+        "",
+    ],
+)
+def test_peek_has_no_guess(text: str) -> None:
+    segmenter = TextSegmenter()
+    segmenter.feed(text)
+    assert segmenter.peek() is None
+
+
 def test_line_breaks_end_segments() -> None:
     result = segments("Shopping list:\n- milk\n- eggs and bread\n")
     assert [t for t, _ in result] == ["Shopping list:", "- milk", "- eggs and bread"]

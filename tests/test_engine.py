@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -157,6 +157,98 @@ async def test_streamed_text_is_spoken_before_the_stream_ends(engine: KokoroEngi
     stream.close()
     rest = [piece async for piece in iterator]
     assert "hɔl" in " ".join(p.phonemes for p in rest).replace("ˈ", "").replace("ˌ", "")
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
+def trailing_zeros(pcm: bytes) -> float:
+    """Seconds of exact silence at the end (the pause after a piece; speech is never exactly 0)."""
+    audio = np.frombuffer(pcm, dtype="<i2")
+    sounding = np.flatnonzero(audio)
+    return (audio.size - (int(sounding[-1]) + 1 if sounding.size else 0)) / SAMPLE_RATE
+
+
+async def test_a_first_sentence_is_made_before_its_end_is_confirmed_and_held_until_then(
+    engine: KokoroEngine,
+) -> None:
+    stream = engine.open_stream()
+    made = engine.stats.pieces
+    stream.feed("Turned on the kitchen lights.")  # "lights.5" is still possible
+    await wait_until(lambda: engine.stats.pieces > made)
+    await asyncio.sleep(0.05)
+    assert stream.first_audio_at is None and stream._output.empty()  # held, not sent
+    stream.feed(" Bye.")
+    stream.close()
+    pieces = await read_all(stream)
+    spoken = " ".join(p.phonemes for p in pieces)
+    assert spoken == engine.frontend.phonemize("Turned on the kitchen lights. Bye.", "en-us")
+    assert trailing_zeros(pieces[-2].pcm) >= 0.29  # the first sentence's pause: another followed
+    assert trailing_zeros(pieces[-1].pcm) < 0.1
+
+
+async def test_a_guessed_sentence_that_ends_the_reply_has_no_pause(engine: KokoroEngine) -> None:
+    stream = engine.open_stream()
+    made = engine.stats.pieces
+    stream.feed("Turned on the kitchen lights.")
+    await wait_until(lambda: engine.stats.pieces > made)
+    stream.close()
+    pieces = await read_all(stream)
+    assert trailing_zeros(pieces[-1].pcm) < 0.1
+
+
+@pytest.mark.parametrize("when", ["running", "made"])
+async def test_a_wrong_guess_is_dropped_and_the_text_spoken_as_it_went_on(
+    engine: KokoroEngine, when: str
+) -> None:
+    stream = engine.open_stream()
+    made = engine.stats.pieces
+    stream.feed("Today you used 12.")  # guessed as a sentence ...
+    if when == "running":
+        await wait_until(lambda: stream.job is not None)
+    else:
+        await wait_until(lambda: engine.stats.pieces > made)
+    stream.feed("4 kWh.")  # ... that goes on as "12.4": the guess's inference is stopped or its audio dropped
+    stream.close()
+    pieces = await read_all(stream)
+    spoken = " ".join(p.phonemes for p in pieces)
+    assert spoken == engine.frontend.phonemize("Today you used 12.4 kWh.", "en-us")
+    assert stream not in engine._streams and not stream._guesses
+
+
+async def test_a_guessed_first_sentence_too_long_for_one_piece_waits_for_its_end(
+    engine: KokoroEngine,
+) -> None:
+    # ~5 tokens a digit: the guess would be cut in pieces, so it is only phonemized on the guess.
+    text = f"The code is {'9' * 120}."
+    stream = engine.open_stream()
+    stream.feed(text)
+    await wait_until(lambda: any(g.parked for g in stream._guesses))
+    assert stream.job is None and not stream.units
+    stream.feed(" Bye.")
+    stream.close()
+    pieces = await read_all(stream)
+    spoken = " ".join(p.phonemes for p in pieces).split()
+    assert spoken == engine.frontend.phonemize(f"{text} Bye.", "en-us").split()
+    assert stream not in engine._streams and not stream._guesses
+
+
+async def test_a_cached_sentence_gets_the_pause_of_where_it_is_said(engine: KokoroEngine) -> None:
+    saved = engine.cache
+    engine.cache = PhraseCache(8)
+    try:
+        alone = await collect(engine, "Turned off the porch light.")
+        assert trailing_zeros(alone[-1].pcm) < 0.1
+        hits = engine.stats.cache_hits
+        followed = await collect(engine, "Turned off the porch light. Bye.")
+        assert engine.stats.cache_hits > hits
+        assert trailing_zeros(followed[0].pcm) >= 0.29
+    finally:
+        engine.cache = saved
 
 
 async def test_a_short_reply_overtakes_a_long_announcement(engine: KokoroEngine) -> None:

@@ -57,14 +57,14 @@ def trim_silence(
 
 
 def shape_piece(
-    audio: npt.NDArray[np.float32], boundary: Boundary | None, *, start: bool = True
+    audio: npt.NDArray[np.float32], *, start: bool = True, end: bool = True
 ) -> npt.NDArray[np.float32]:
-    """Trim, fade both ends, and append the pause that belongs after this piece.
+    """Trim and fade a piece's *start* and *end*; the pause after it is added when it is sent
+    (``pause_pcm``), once it is known how the text goes on.
 
-    A piece sent in two parts (split_model.py) is shaped in two: its head with ``boundary=None``
-    (start only: it goes on in the tail), its tail with ``start=False`` (it goes on from the head).
+    A piece sent in two parts (split_model.py) is shaped in two: its head with ``end=False`` (it
+    goes on in the tail), its tail with ``start=False`` (it goes on from the head).
     """
-    end = boundary is not None
     audio = trim_silence(np.asarray(audio, dtype=np.float32).ravel(), start=start, end=end).copy()
     if audio.size >= 2 * _FADE:
         ramp = np.linspace(0.0, 1.0, _FADE, dtype=np.float32)
@@ -72,10 +72,18 @@ def shape_piece(
             audio[:_FADE] *= ramp
         if end:
             audio[-_FADE:] *= ramp[::-1]
-    if boundary is None:
-        return audio
-    pause = np.zeros(int(PAUSE_SECONDS[boundary] * SAMPLE_RATE), dtype=np.float32)
-    return np.concatenate([audio, pause])
+    return audio
+
+
+def pause_pcm(boundary: Boundary) -> bytes:
+    """The silence (16-bit PCM) that follows a piece ending at *boundary*.
+
+    Added as a piece is sent, not when it is synthesized: a reply's first sentence may be
+    synthesized before it is known whether another follows ("end": none, "sentence": 0.3 s), and
+    the phrase cache keeps pieces without it, so a cached sentence gets the pause of where it is
+    said this time.
+    """
+    return bytes(int(PAUSE_SECONDS[boundary] * SAMPLE_RATE) * SAMPLE_WIDTH)
 
 
 def crossfade(

@@ -16,6 +16,7 @@ Two stages, both used alike for plain ``synthesize`` and for text streamed from 
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import deque
 from collections.abc import Callable
@@ -257,6 +258,23 @@ class TextSegmenter:
             segments.append(segment)
         return segments
 
+    @property
+    def emitted(self) -> int:
+        """Segments returned so far."""
+        return self._emitted
+
+    def peek(self) -> Segment | None:
+        """The next segment if whitespace came next, without taking it: its end is in the text
+        but not yet known to be one ("12." may go on as "12.4", "lights." as "lights.\"").
+        Only text that ends in punctuation is looked at: one that ends mid-word ("kitch") is
+        most likely to go on."""
+        last = self._buffer[-1:]
+        if not last or last.isalnum() or last.isspace():
+            return None
+        probe = copy.copy(self)
+        segments = probe.feed(" ")
+        return segments[0] if segments else None
+
     def flush(self) -> list[Segment]:
         """End of text: everything left is one last segment (if it has anything to say)."""
         # The end of the text is whitespace too: its last sentence end and last word are final.
@@ -414,6 +432,8 @@ def take_piece(units: deque[PhonemeUnit], budget: int) -> PhonemeUnit | None:
         first, rest = split_phonemes(head.phonemes, budget)
         units.appendleft(PhonemeUnit(rest, head.boundary))
         return PhonemeUnit(first, boundary_of(first))
+    if not units or len(head.phonemes) + 1 + len(units[0].phonemes) > budget:
+        return head  # the unit itself: the engine knows a guessed first segment by it
     text, boundary = head.phonemes, head.boundary
     while units and len(text) + 1 + len(units[0].phonemes) <= budget:
         unit = units.popleft()
