@@ -220,6 +220,34 @@ async def test_a_wrong_guess_is_dropped_and_the_text_spoken_as_it_went_on(
     assert stream not in engine._streams and not stream._guesses
 
 
+@pytest.mark.parametrize(
+    "fragments",
+    [
+        ["Today you used 12", ".", "4", " kWh", ".", " Bye", "."],  # dropped, then confirmed
+        ["Turned on the lights.", '"', " Okay."],  # dropped for the closing quote, guessed again
+        ['She said "turned on the lights', '."', " Okay", "."],
+        ["Well, turned it off", ",", " and on."],  # a first clause
+    ],
+)
+@pytest.mark.parametrize("pace", ["at once", "while synthesizing"])
+async def test_streamed_fragments_are_spoken_as_the_whole_text_however_guesses_go(
+    engine: KokoroEngine, fragments: list[str], pace: str
+) -> None:
+    stream = engine.open_stream()
+    for fragment in fragments:
+        stream.feed(fragment)
+        if pace == "while synthesizing" and stream._guess is not None:
+            await wait_until(lambda: stream.job is not None or stream.first_audio_at is not None)
+    stream.close()
+    pieces = await read_all(stream)
+    text = "".join(fragments)
+    segmenter = TextSegmenter(spoken=functools.partial(normalize_text, language="en-us"))
+    segments = [*segmenter.feed(text), *segmenter.flush()]
+    expected = " ".join(engine.frontend.phonemize(s.text, "en-us") for s in segments)
+    assert " ".join(p.phonemes for p in pieces) == expected
+    assert stream not in engine._streams and not stream._guesses
+
+
 async def test_a_guessed_first_sentence_too_long_for_one_piece_waits_for_its_end(
     engine: KokoroEngine,
 ) -> None:
