@@ -415,6 +415,8 @@ def test_docker_image_runs_as_non_root_with_volumes(name: str) -> None:
 def test_cuda_image_builds_the_float_model_on_cuda_12_cudnn_9() -> None:
     text = (ROOT / "Dockerfile.cuda").read_text()
     assert re.search(r"nvidia/cuda:12\.[0-9.]+-cudnn-runtime-", text)
+    # onnxruntime-gpu 1.27 and later (PyPI) are CUDA 13 builds: the CUDA 12 image needs an older one.
+    assert re.search(r'pip install [^\n]*"onnxruntime-gpu>=[0-9.]+,<1\.27"', text)
     stages = parse_dockerfile(ROOT / "Dockerfile.cuda")
     calls = [c for r in _fetch_stage(stages).args("RUN") for c in _wyoming_kokoro_calls(r)]
     assert calls == [["fetch"], ["build-float-model", "--precision", "fp32"]]
