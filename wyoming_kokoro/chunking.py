@@ -432,13 +432,13 @@ def take_piece(units: deque[PhonemeUnit], budget: int) -> PhonemeUnit | None:
         first, rest = split_phonemes(head.phonemes, budget)
         units.appendleft(PhonemeUnit(rest, head.boundary))
         return PhonemeUnit(first, boundary_of(first))
-    if not units or len(head.phonemes) + 1 + len(units[0].phonemes) > budget:
-        return head  # the unit itself: the engine knows a guessed first segment by it
     text, boundary = head.phonemes, head.boundary
     while units and len(text) + 1 + len(units[0].phonemes) <= budget:
         unit = units.popleft()
         text = f"{text} {unit.phonemes}"
         boundary = unit.boundary
+    if text is head.phonemes:
+        return head  # the unit itself: the engine knows a guessed first segment by it
     return PhonemeUnit(text, boundary)
 
 
