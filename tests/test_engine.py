@@ -494,15 +494,18 @@ def test_phrase_cache_is_bounded_and_can_be_off() -> None:
 class BrokenGpuSession:
     """Stands in for a CUDA session whose device failed at run time (the rest of the stack is real)."""
 
-    def __init__(self, real: object) -> None:
+    def __init__(self, real: object, together: int = 1) -> None:
         self.real = real
         self.calls = 0
+        self.barrier = threading.Barrier(together)
 
     def get_inputs(self) -> object:
         return self.real.get_inputs()  # type: ignore[attr-defined]
 
     def run(self, *args: object, **kwargs: object) -> object:
         self.calls += 1
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self.barrier.wait(timeout=20)
         raise RuntimeError("CUDA failure 999: unknown error")
 
 
@@ -520,6 +523,39 @@ async def test_cuda_failing_at_run_time_falls_back_to_cpu(engine: KokoroEngine) 
     finally:
         engine.session, engine.device, engine.cpu_session_factory = real_session, real_device, None
         engine.config, engine.split_model = real_config, split
+
+
+async def test_pieces_failing_side_by_side_on_the_gpu_switch_to_the_cpu_once(engine: KokoroEngine) -> None:
+    real_session, real_device, real_config = engine.session, engine.device, engine.config
+    broken = BrokenGpuSession(real_session, together=2)  # fails once both pieces are running
+    split, engine.split_model = engine.split_model, None
+    engine.session, engine.device, engine.parallel = broken, "cuda", 2
+    engine.config = real_config.model_copy(update={"device": "auto"})
+    switches: list[int] = []
+    engine.cpu_session_factory = lambda: switches.append(1) or real_session  # type: ignore[func-returns-value]
+    try:
+        replies = await asyncio.gather(collect(engine, "Still speaking."), collect(engine, "Me too."))
+        assert all(samples(reply).size > 0 for reply in replies)
+        assert broken.calls == 2 and switches == [1]  # both failed on the GPU; one switch
+        assert engine.device == "cpu" and engine.session is real_session and engine.parallel == 1
+    finally:
+        engine.session, engine.device, engine.cpu_session_factory = real_session, real_device, None
+        engine.config, engine.split_model, engine.parallel = real_config, split, 1
+
+
+async def test_a_gpu_engine_runs_pieces_side_by_side_and_a_cpu_one_never(engine: KokoroEngine) -> None:
+    assert engine.device == "cpu" and engine.parallel == 1
+    split, engine.split_model = engine.split_model, None
+    try:
+        for parallel in (2, 1):
+            engine.parallel = parallel
+            with probed(engine, cache_size=0) as probe:
+                texts = ["Turned on the kitchen lights.", "The garage door is closed.", "It is 9:45 PM."]
+                replies = await asyncio.gather(*(collect(engine, text) for text in texts))
+                assert all(samples(reply).size > 0 for reply in replies)
+                assert probe.most == parallel
+    finally:
+        engine.split_model, engine.parallel = split, 1
 
 
 async def test_inference_failure_fails_only_that_request(engine: KokoroEngine) -> None:

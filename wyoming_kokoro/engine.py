@@ -5,7 +5,8 @@ Why it is built this way (numbers from the 2-core CPU this project targets):
 * Inference cost is linear in the audio produced (~95 % is the vocoder), and two inferences at once
   give at most 25 % more throughput while doubling the wait for the first one. So there is one
   inference at a time, using all physical cores, run in a worker thread so the asyncio loop (and
-  with it ``describe`` and every other client) is never blocked.
+  with it ``describe`` and every other client) is never blocked. On a GPU (CUDA) up to
+  ``CUDA_PARALLEL`` run side by side: there a call is mostly fixed cost that they share.
 * Latency is decided by the first piece of each reply; later pieces have the playback time of the
   audio already sent to spare. So a reply's first piece goes ahead of every continuation piece,
   and continuation pieces go earliest-deadline-first (due when their client's buffered audio runs
@@ -97,6 +98,12 @@ _SAFETY = 0.8
 _MIN_BUDGET = 24
 #: Pieces a stream may have synthesized but not yet taken by its consumer.
 _MAX_UNREAD = 2
+#: Inferences run at once on a GPU. On the CPU one at a time is best (all cores on one piece; see the
+#: module doc), but a GPU's call is mostly fixed cost (~0.15 s per piece on an H100, most of it set-up
+#: for a new input length), which calls side by side share. H100, `bench/latency.py --start
+#: --clients 3`, two pairs: first audio p95 0.40 / 0.45 s three at once against 0.74 / 0.92 s one at a
+#: time, no stalls either way.
+CUDA_PARALLEL = 3
 #: A running continuation piece is stopped for a first piece only if it has at least this many
 #: seconds of inference left (and more than it has done, see ``_preempt_if_worth_it``).
 _MIN_PREEMPT_GAIN = 0.25
@@ -550,7 +557,11 @@ class KokoroEngine:
         self.stats = _Stats()
         self.speed_model = SpeedModel()
         self._streams: list[SynthesisStream] = []
-        self._infer_pool = ThreadPoolExecutor(1, thread_name_prefix="kokoro-infer")
+        #: Inferences at once: one on the CPU, CUDA_PARALLEL on a GPU (ONNX Runtime's sessions may
+        #: run from several threads).
+        self.parallel = CUDA_PARALLEL if device == "cuda" else 1
+        self._infer_pool = ThreadPoolExecutor(CUDA_PARALLEL, thread_name_prefix="kokoro-infer")
+        self._switching = asyncio.Lock()  # one switch from a failed GPU to the CPU
         self._g2p_pool = ThreadPoolExecutor(1, thread_name_prefix="kokoro-g2p")
         self._wakeup: asyncio.Event | None = None
         self._scheduler: asyncio.Task[None] | None = None
@@ -788,14 +799,15 @@ class KokoroEngine:
     async def _schedule(self) -> None:
         assert self._wakeup is not None
         wakeup = self._wakeup
-        job: _Job | None = None
-        task: asyncio.Task[None] | None = None
+        running: dict[asyncio.Task[None], _Job] = {}
         try:
             while True:
                 self._serve_cached_first_pieces()
-                if task is not None and not task.done():
-                    assert job is not None
-                    self._preempt_if_worth_it(job)
+                for done in [task for task in running if task.done()]:
+                    del running[done]
+                if len(running) >= self.parallel:
+                    if len(running) == 1:
+                        self._preempt_if_worth_it(next(iter(running.values())))
                     wakeup.clear()
                     await wakeup.wait()
                     continue
@@ -820,10 +832,11 @@ class KokoroEngine:
                 )
                 task = asyncio.create_task(self._synthesize_piece(job))
                 task.add_done_callback(lambda _task: wakeup.set())
+                running[task] = job
         finally:
-            if task is not None and not task.done():
+            for task in running:
                 task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            await asyncio.gather(*running, return_exceptions=True)
 
     def _serve_cached_first_pieces(self) -> None:
         """A reply whose first piece is in the phrase cache gets it now, even while an inference
@@ -927,20 +940,30 @@ class KokoroEngine:
             speed=stream.speed,
             run_options=run_options,
         )
+        session = self.session
         try:
-            pcm, elapsed = await loop.run_in_executor(self._infer_pool, job, self.session)
+            pcm, elapsed = await loop.run_in_executor(self._infer_pool, job, session)
         except Exception as err:
             if run_options.terminate:
                 raise _Preempted from err
-            if self.device != "cuda" or self.config.device != "auto" or self.cpu_session_factory is None:
+            if session is self.session and (
+                self.device != "cuda" or self.config.device != "auto" or self.cpu_session_factory is None
+            ):
                 raise
             # A GPU can fail at run time (driver reset, out of memory). With device: auto the
-            # server keeps speaking on the CPU rather than failing every request from now on.
-            _LOGGER.error("CUDA inference failed (%s: %s); switching to the CPU", type(err).__name__, err)
-            self.session = await loop.run_in_executor(self._infer_pool, self.cpu_session_factory)
-            self.device = "cpu"
-            self.model_path = Path(self.session._model_path)
-            self.model_id = f"{self.model_path.name}:{self.model_path.stat().st_size}"
+            # server keeps speaking on the CPU rather than failing every request from now on. With
+            # pieces running side by side, the first to fail switches; the others run again after.
+            async with self._switching:
+                if session is self.session:
+                    assert self.cpu_session_factory is not None
+                    _LOGGER.error(
+                        "CUDA inference failed (%s: %s); switching to the CPU", type(err).__name__, err
+                    )
+                    self.session = await loop.run_in_executor(self._infer_pool, self.cpu_session_factory)
+                    self.device = "cpu"
+                    self.parallel = 1
+                    self.model_path = Path(self.session._model_path)
+                    self.model_id = f"{self.model_path.name}:{self.model_path.stat().st_size}"
             pcm, elapsed = await loop.run_in_executor(self._infer_pool, job, self.session)
         self._record(key, len(ids), pcm, elapsed, piece.boundary)
         return AudioPiece(pcm, piece.phonemes)
