@@ -11,13 +11,14 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import onnxruntime as ort
 import pytest
+from polling import eventually
 
 from wyoming_kokoro.audio import SAMPLE_RATE
 from wyoming_kokoro.chunking import PhonemeUnit, TextSegmenter
@@ -159,13 +160,6 @@ async def test_streamed_text_is_spoken_before_the_stream_ends(engine: KokoroEngi
     assert "hɔl" in " ".join(p.phonemes for p in rest).replace("ˈ", "").replace("ˌ", "")
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.005)
-
-
 def trailing_zeros(pcm: bytes) -> float:
     """Seconds of exact silence at the end (the pause after a piece; speech is never exactly 0)."""
     audio = np.frombuffer(pcm, dtype="<i2")
@@ -179,7 +173,7 @@ async def test_a_first_sentence_is_made_before_its_end_is_confirmed_and_held_unt
     stream = engine.open_stream()
     made = engine.stats.pieces
     stream.feed("Turned on the kitchen lights.")  # "lights.5" is still possible
-    await wait_until(lambda: engine.stats.pieces > made)
+    await eventually(lambda: engine.stats.pieces > made, "the guessed piece is made")
     await asyncio.sleep(0.05)
     assert stream.first_audio_at is None and stream._output.empty()  # held, not sent
     stream.feed(" Bye.")
@@ -195,7 +189,7 @@ async def test_a_guessed_sentence_that_ends_the_reply_has_no_pause(engine: Kokor
     stream = engine.open_stream()
     made = engine.stats.pieces
     stream.feed("Turned on the kitchen lights.")
-    await wait_until(lambda: engine.stats.pieces > made)
+    await eventually(lambda: engine.stats.pieces > made, "the guessed piece is made")
     stream.close()
     pieces = await read_all(stream)
     assert trailing_zeros(pieces[-1].pcm) < 0.1
@@ -209,9 +203,9 @@ async def test_a_wrong_guess_is_dropped_and_the_text_spoken_as_it_went_on(
     made = engine.stats.pieces
     stream.feed("Today you used 12.")  # guessed as a sentence ...
     if when == "running":
-        await wait_until(lambda: stream.job is not None)
+        await eventually(lambda: stream.job is not None, "the guess is being synthesized")
     else:
-        await wait_until(lambda: engine.stats.pieces > made)
+        await eventually(lambda: engine.stats.pieces > made, "the guessed piece is made")
     stream.feed("4 kWh.")  # ... that goes on as "12.4": the guess's inference is stopped or its audio dropped
     stream.close()
     pieces = await read_all(stream)
@@ -237,7 +231,9 @@ async def test_streamed_fragments_are_spoken_as_the_whole_text_however_guesses_g
     for fragment in fragments:
         stream.feed(fragment)
         if pace == "while synthesizing" and stream._guess is not None:
-            await wait_until(lambda: stream.job is not None or stream.first_audio_at is not None)
+            await eventually(
+                lambda: stream.job is not None or stream.first_audio_at is not None, "synthesis starts"
+            )
     stream.close()
     pieces = await read_all(stream)
     text = "".join(fragments)
@@ -255,7 +251,7 @@ async def test_a_guessed_first_sentence_too_long_for_one_piece_waits_for_its_end
     text = f"The code is {'9' * 120}."
     stream = engine.open_stream()
     stream.feed(text)
-    await wait_until(lambda: any(g.parked for g in stream._guesses))
+    await eventually(lambda: any(g.parked for g in stream._guesses), "the long guess is parked")
     assert stream.job is None and not stream.units
     stream.feed(" Bye.")
     stream.close()

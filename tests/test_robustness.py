@@ -21,13 +21,14 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from polling import eventually
 from wyoming.audio import AudioChunk
 from wyoming.error import Error
 from wyoming.event import Event, async_read_event
@@ -180,17 +181,6 @@ async def assert_serving(port: int | None, *, speak: bool = False) -> None:
         if speak:
             await client.send(synthesize({"text": SHORT}))
             assert_framed_audio(await client.until("audio-stop", "error"), 0.4)
-
-
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.02)
-
-    try:
-        await asyncio.wait_for(poll(), GUARD)
-    except asyncio.TimeoutError:
-        pytest.fail(f"never happened: {what}")
 
 
 class GatedSession:

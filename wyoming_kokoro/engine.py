@@ -203,10 +203,6 @@ class _Guess:
     held: list[tuple[AudioPiece, bool]] = field(default_factory=list)  # (audio, more follows)
 
 
-class _Preempted(Exception):
-    """A continuation piece's inference was stopped for another reply's first piece."""
-
-
 class SynthesisStream:
     """One reply: text goes in (all at once or in fragments), audio pieces come out in order.
 
@@ -301,17 +297,18 @@ class SynthesisStream:
         out now (with the pause of how the segment really ends)."""
         _LOGGER.debug("Guessed first segment confirmed (%d pieces made meanwhile)", len(guess.held))
         guess.boundary = boundary
-        if guess.unit is not None:
-            guess.unit.boundary = boundary
-        if guess.parked and guess.unit is not None:
-            self.units.appendleft(guess.unit)
+        unit = guess.unit
+        if unit is None:
+            return  # not phonemized yet: the pump makes its unit with this boundary
+        unit.boundary = boundary
+        if guess.parked:
+            self.units.appendleft(unit)
             self._retire(guess)
             self._engine._wake()
-        if guess.unit is not None:
-            for piece, more in guess.held:
-                self._deliver(piece, more=more, unit=guess.unit)
-                if not more:
-                    self._retire(guess)
+        for piece, more in guess.held:
+            self._deliver(piece, more=more, unit=unit)
+            if not more:
+                self._retire(guess)
         guess.held.clear()
 
     def _abandon(self, guess: _Guess) -> None:
@@ -421,15 +418,18 @@ class SynthesisStream:
         confirmed (held) or a wrong one (dropped). *more*: the rest of the same unit follows (a
         first piece sent in two parts)."""
         guess = next((g for g in self._guesses if g.unit is unit), None)
-        if guess is not None and guess.boundary is None and not guess.abandoned:
-            guess.held.append((piece, more))
-            return
-        if guess is not None and not more:
-            self._retire(guess)
-        if guess is not None and guess.abandoned:
+        if guess is None:
+            self._deliver(piece, more=more, unit=unit)
+        elif guess.abandoned:
+            if not more:
+                self._retire(guess)
             self._finish_if_done()
-            return
-        self._deliver(piece, more=more, unit=unit)
+        elif guess.boundary is None:  # not confirmed yet
+            guess.held.append((piece, more))
+        else:
+            if not more:
+                self._retire(guess)
+            self._deliver(piece, more=more, unit=unit)
 
     def _deliver(self, piece: AudioPiece, *, more: bool, unit: PhonemeUnit) -> None:
         """Queue *piece* for the consumer, followed (when its unit is done) by the pause for how
@@ -945,7 +945,7 @@ class KokoroEngine:
             pcm, elapsed = await loop.run_in_executor(self._infer_pool, job, session)
         except Exception as err:
             if run_options.terminate:
-                raise _Preempted from err
+                raise  # stopped on purpose (see _synthesize_piece), not a failing GPU
             if session is self.session and (
                 self.device != "cuda" or self.config.device != "auto" or self.cpu_session_factory is None
             ):
