@@ -6,8 +6,8 @@ export uses (strides, dilations, pads, one tap) are compared with ConvInteger on
 fused scaling, InstanceNormalization and the STFT as a conv round differently in the last bit, so
 the full model is compared by sound (same length, spectra within MAX_BAND_DB) and each rewrite on
 its own graph to float rounding. Exactness holds only where MLAS has exact uint8×int8 kernels
-(VNNI/AMX); those tests are skipped elsewhere, and the selection logic that keeps such CPUs on the
-int8 model is tested everywhere.
+(VNNI/AMX); those tests are skipped elsewhere. Every other CPU gets the fused model (convs as
+exported, the float rewrites only), tested everywhere, as is the selection logic.
 """
 
 from __future__ import annotations
@@ -25,15 +25,17 @@ from onnx import TensorProto, helper, numpy_helper
 
 from wyoming_kokoro.assets import MODEL_SHA256, ensure_model, ensure_voices, load_voices
 from wyoming_kokoro.cpu_model import (
+    FUSED_MODEL_FILENAME,
     GEMM_MODEL_FILENAME,
     MAX_BAND_DB,
     CpuModelError,
     band_distance_db,
-    build_gemm_model,
+    build_cpu_model,
     check_equivalent,
     check_exact_kernels,
+    cpu_model_filename,
     cpu_signature,
-    ensure_gemm_model,
+    ensure_cpu_model,
     has_exact_fast_u8s8,
 )
 from wyoming_kokoro.engine import KokoroEngine, _session_options
@@ -54,12 +56,17 @@ def int8_model(cache_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def gemm_model(int8_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_gemm_model(int8_model, tmp_path_factory.mktemp("gemm") / GEMM_MODEL_FILENAME)
+    return build_cpu_model(int8_model, tmp_path_factory.mktemp("gemm") / GEMM_MODEL_FILENAME)
 
 
 @pytest.fixture(scope="module")
 def exact_model(int8_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_gemm_model(int8_model, tmp_path_factory.mktemp("exact") / "exact.onnx", exact=True)
+    return build_cpu_model(int8_model, tmp_path_factory.mktemp("exact") / "exact.onnx", exact=True)
+
+
+@pytest.fixture(scope="module")
+def fused_model(int8_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_cpu_model(int8_model, tmp_path_factory.mktemp("fused") / FUSED_MODEL_FILENAME, convs=False)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +99,7 @@ def test_cpu_signature_keeps_only_the_flags_that_matter() -> None:
 
 
 def test_every_conv_becomes_a_matmul_and_nothing_else_changes(
-    int8_model: Path, gemm_model: Path, exact_model: Path
+    int8_model: Path, gemm_model: Path, exact_model: Path, fused_model: Path
 ) -> None:
     ops = (
         "ConvInteger",
@@ -106,7 +113,12 @@ def test_every_conv_becomes_a_matmul_and_nothing_else_changes(
     )
     count = {
         name: {op: sum(n.op_type == op for n in onnx.load(str(path)).graph.node) for op in ops}
-        for name, path in (("int8", int8_model), ("gemm", gemm_model), ("exact", exact_model))
+        for name, path in (
+            ("int8", int8_model),
+            ("gemm", gemm_model),
+            ("exact", exact_model),
+            ("fused", fused_model),
+        )
     }
     convs = count["int8"]["ConvInteger"]
     assert convs == 87
@@ -122,6 +134,10 @@ def test_every_conv_becomes_a_matmul_and_nothing_else_changes(
     assert (count["int8"]["STFT"], count["gemm"]["STFT"], count["exact"]["STFT"]) == (1, 0, 1)
     assert count["gemm"]["Conv"] == count["int8"]["Conv"] + 1
     assert (count["int8"]["Pow"], count["gemm"]["Pow"]) == (50, 0)  # all squares
+    # The fused model: the same float rewrites, the convs and their rescaling as exported.
+    float_ops = ("InstanceNormalization", "ReduceMean", "STFT", "Conv", "Pow")
+    assert {op: count["fused"][op] for op in float_ops} == {op: count["gemm"][op] for op in float_ops}
+    assert {op: count["fused"][op] for op in ops[:3]} == {op: count["int8"][op] for op in ops[:3]}
     before, after = onnx.load(str(int8_model)), onnx.load(str(gemm_model))
     assert [i.name for i in after.graph.input] == [i.name for i in before.graph.input]
     assert [o.name for o in after.graph.output] == [o.name for o in before.graph.output]
@@ -165,6 +181,28 @@ def test_full_rewrite_sounds_like_the_int8_model(
         got = sessions[1].run(None, feeds_for(ids, voices[voice]))[0].ravel()
         assert got.shape == want.shape  # same durations: nothing before the vocoder moved
         # Under 1 dB where measured (0.57–0.84); the threshold the on-machine check uses is 2 dB.
+        assert band_distance_db(want, got) < 1.2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Turned on the kitchen lights.",
+        "Good morning! Your first meeting starts at nine thirty, and it will rain after three.",
+    ],
+)
+def test_fused_model_sounds_like_the_int8_model(
+    int8_model: Path, fused_model: Path, voices: dict[str, npt.NDArray[np.float32]], text: str
+) -> None:
+    from wyoming_kokoro.frontend import TextFrontend
+
+    frontend = TextFrontend()
+    ids = frontend.tokenize(frontend.phonemize(text, "en-us"))
+    reference, candidate = session(int8_model), session(fused_model)
+    for voice in ("af_heart", "am_adam", "bf_emma"):
+        want = reference.run(None, feeds_for(ids, voices[voice]))[0].ravel()
+        got = candidate.run(None, feeds_for(ids, voices[voice]))[0].ravel()
+        assert got.shape == want.shape
         assert band_distance_db(want, got) < 1.2
 
 
@@ -436,7 +474,7 @@ def test_single_conv_matches_conv_integer(
         pytest.skip("ConvInteger itself rejects inputs shorter than its receptive field")
     source = tmp_path / "conv.onnx"
     onnx.save(model, str(source))
-    # build_gemm_model insists on the Kokoro interface; rewrite the graph through its internals.
+    # build_cpu_model insists on the Kokoro interface; rewrite the graph through its internals.
     from wyoming_kokoro.cpu_model import _rewrite_convs
 
     rewritten = onnx.load(str(source))
@@ -496,7 +534,6 @@ def test_integer_kernels_are_exact_here() -> None:
     check_exact_kernels()  # raises CpuModelError where MatMulInteger u8×s8 saturates
 
 
-@needs_exact_kernels
 def test_ensure_builds_once_checks_and_rebuilds_when_damaged(
     int8_model: Path, tmp_path: Path, voices: dict[str, npt.NDArray[np.float32]]
 ) -> None:
@@ -507,18 +544,18 @@ def test_ensure_builds_once_checks_and_rebuilds_when_damaged(
         made.append(path)
         return session(path)
 
-    built = ensure_gemm_model(int8_model, tmp_path, make, voice)
-    assert built == tmp_path / GEMM_MODEL_FILENAME
+    built = ensure_cpu_model(int8_model, tmp_path, make, voice)
+    assert built == tmp_path / (GEMM_MODEL_FILENAME if EXACT_HERE else FUSED_MODEL_FILENAME)
     assert made == [int8_model, built]  # checked against the export before it is trusted
     stamp = json.loads(built.with_name(built.name + ".build.json").read_text())
     assert stamp["checked_on"] == cpu_signature()
 
     made.clear()
     mtime = built.stat().st_mtime_ns
-    assert ensure_gemm_model(int8_model, tmp_path, make, voice) == built
+    assert ensure_cpu_model(int8_model, tmp_path, make, voice) == built
     assert made == [] and built.stat().st_mtime_ns == mtime  # reused: no build, no check
     # The engine passes the default model's already-verified hash: the same stamp, still reused.
-    assert ensure_gemm_model(int8_model, tmp_path, make, voice, source_sha256=MODEL_SHA256) == built
+    assert ensure_cpu_model(int8_model, tmp_path, make, voice, source_sha256=MODEL_SHA256) == built
     assert made == [] and built.stat().st_mtime_ns == mtime
 
     with built.open("r+b") as file:  # a damaged cache file is rebuilt, never loaded
@@ -526,39 +563,57 @@ def test_ensure_builds_once_checks_and_rebuilds_when_damaged(
         byte = file.read(1)
         file.seek(-1, 1)
         file.write(bytes([byte[0] ^ 0xFF]))
-    assert ensure_gemm_model(int8_model, tmp_path, make, voice) == built
+    assert ensure_cpu_model(int8_model, tmp_path, make, voice) == built
     assert made == [int8_model, built]
 
-    made.clear()  # checked on another CPU: checked again here
-    assert ensure_gemm_model(int8_model, tmp_path, make, voice, signature="x86_64:avx_vnni") == built
+    made.clear()  # checked on another CPU (of the same kind): checked again here
+    other = "x86_64:avx_vnni" if EXACT_HERE else "aarch64:none"
+    assert ensure_cpu_model(int8_model, tmp_path, make, voice, signature=other) == built
     assert made == [int8_model, built]
 
 
-def test_ensure_refuses_cpus_without_exact_kernels_and_failed_checks(
+def test_cpus_without_exact_kernels_get_the_fused_model() -> None:
+    assert cpu_model_filename("x86_64:avx512_vnni") == GEMM_MODEL_FILENAME
+    assert cpu_model_filename("x86_64:amx_int8") == GEMM_MODEL_FILENAME
+    assert cpu_model_filename("x86_64:none") == FUSED_MODEL_FILENAME  # AVX2 only
+    assert cpu_model_filename("aarch64:none") == FUSED_MODEL_FILENAME
+
+
+def test_ensure_builds_the_fused_model_without_exact_kernels_and_refuses_failed_checks(
     int8_model: Path, tmp_path: Path, voices: dict[str, npt.NDArray[np.float32]]
 ) -> None:
     voice = voices["af_heart"]
-    with pytest.raises(CpuModelError, match="VNNI"):
-        ensure_gemm_model(int8_model, tmp_path, session, voice, signature="aarch64:none")
+    fused = tmp_path / FUSED_MODEL_FILENAME
+    # An ARM board: no uint8 × int8 kernel check (it would fail on a CPU like that), the fused model.
+    assert ensure_cpu_model(int8_model, tmp_path, session, voice, signature="aarch64:none") == fused
     assert not (tmp_path / GEMM_MODEL_FILENAME).exists()
+    fused.unlink()
 
     def broken(path: Path) -> Any:
-        return _Saturating(session(path)) if path.name == GEMM_MODEL_FILENAME else session(path)
+        return _Saturating(session(path)) if path.name == FUSED_MODEL_FILENAME else session(path)
 
     with pytest.raises(CpuModelError, match="sounds different"):
-        ensure_gemm_model(int8_model, tmp_path, broken, voice, signature="x86_64:avx512_vnni")
-    assert not (tmp_path / GEMM_MODEL_FILENAME).exists()  # not left behind for the next start
+        ensure_cpu_model(int8_model, tmp_path, broken, voice, signature="x86_64:none")
+    assert not fused.exists()  # not left behind for the next start
 
     def unloadable(path: Path) -> Any:  # e.g. an onnxruntime without a kernel the graph needs
-        if path.name == GEMM_MODEL_FILENAME:
+        if path.name == FUSED_MODEL_FILENAME:
             raise RuntimeError("[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED")
         return session(path)
 
     with pytest.raises(CpuModelError, match=r"cannot run the rearranged model.*NOT_IMPLEMENTED"):
-        ensure_gemm_model(int8_model, tmp_path, unloadable, voice, signature="x86_64:avx512_vnni")
+        ensure_cpu_model(int8_model, tmp_path, unloadable, voice, signature="x86_64:none")
+    assert not fused.exists()
+
+
+@pytest.mark.skipif(EXACT_HERE, reason="this CPU has exact u8×s8 kernels")
+def test_a_cpu_claiming_vnni_whose_kernels_saturate_gets_no_gemm_model(
+    int8_model: Path, tmp_path: Path, voices: dict[str, npt.NDArray[np.float32]]
+) -> None:
+    with pytest.raises(CpuModelError, match="not exact on this CPU"):
+        ensure_cpu_model(int8_model, tmp_path, session, voices["af_heart"], signature="x86_64:avx512_vnni")
     assert not (tmp_path / GEMM_MODEL_FILENAME).exists()
 
 
-def test_engine_runs_the_rearranged_model_where_it_is_exact(engine: KokoroEngine) -> None:
-    expected = GEMM_MODEL_FILENAME if EXACT_HERE else "kokoro-v1.0.int8.onnx"
-    assert engine.model_path.name == expected
+def test_engine_runs_the_model_rewritten_for_this_cpu(engine: KokoroEngine) -> None:
+    assert engine.model_path.name == cpu_model_filename(cpu_signature())

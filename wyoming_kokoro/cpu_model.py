@@ -27,7 +27,7 @@ passes over memory or on a faster kernel:
 
 The conv rewrite alone is exact: the weights' ``W_q - zero_point`` fits int8 for every conv of the
 export (it is checked), padding uses the activation's own zero point as ConvInteger does, and
-integer accumulation has no rounding (``build_gemm_model(exact=True)`` gives bit-for-bit the int8
+integer accumulation has no rounding (``build_cpu_model(exact=True)`` gives bit-for-bit the int8
 model's audio; tested). The float rewrites round differently in the last bit, and the int8 graph
 re-quantizes its activations before every conv, so a last-bit difference can move an 8-bit step:
 the waveform is not identical, the sound is. Measured on real voices (``band_distance_db``, 45
@@ -35,6 +35,13 @@ pieces of the benchmark replies, three voices): the loudest frames' spectra diff
 (median; max 0.96) on average over 40 mel-spaced bands, and every band's mean difference is within
 ±0.04 dB, i.e. no change of timbre: less than the int8 model differs from the float model it was
 quantized from (~1 dB), and whisper-base hears the same words (bench/wer.py).
+
+CPUs without VNNI/AMX (AVX2 alone: AMD up to Zen 3, many Intel desktops; ARM) keep the export's
+``ConvInteger`` (their uint8 × int8 kernels saturate, below) and get the float rewrites alone: the
+*fused* model. Measured on a 2-core AMD EPYC (Zen 3, AVX2): ConvInteger is 59 % of an inference
+there, the rewrites take ~7 % off; what matters more is that the fused normalizations let the
+model be cut for a reply's first audio (``split_model.py``), which the export's written-out ones do
+not. Not measured on ARM; the same sound check guards it.
 
 The model is *checked on the machine that uses it* before it is trusted: the integer kernel must
 give exact sums for worst-case inputs (CPUs without VNNI run uint8 × int8 through a 16-bit
@@ -78,6 +85,8 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 GEMM_MODEL_FILENAME = "kokoro-v1.0.int8-gemm.onnx"
+#: Convs as exported, the float rewrites only: what CPUs without VNNI/AMX run.
+FUSED_MODEL_FILENAME = "kokoro-v1.0.int8-fused.onnx"
 
 # Bump whenever the rewrite's output changes: cached models are then rebuilt.
 BUILDER_VERSION = 4
@@ -121,24 +130,30 @@ def has_exact_fast_u8s8(signature: str) -> bool:
     return machine.lower() in {"x86_64", "amd64"} and flags not in ("", "none")
 
 
-def build_gemm_model(src: Path, dst: Path, *, exact: bool = False) -> Path:
-    """Rewrite *src* (see the module doc) and write *dst* atomically. *exact*: only the conv
-    rewrite, whose audio is bit-for-bit the int8 model's (for tests and comparisons)."""
+def build_cpu_model(src: Path, dst: Path, *, convs: bool = True, exact: bool = False) -> Path:
+    """Rewrite *src* (see the module doc) and write *dst* atomically. *convs*: the conv rewrite
+    (exact only where ``has_exact_fast_u8s8``); without it, only the float rewrites (the fused
+    model, for every other CPU). *exact*: only the conv rewrite, whose audio is bit-for-bit the
+    int8 model's (for tests and comparisons)."""
+    if exact and not convs:
+        raise ValueError("exact=True is the conv rewrite alone: it needs convs=True")
     onnx = _import_onnx()
     started = time.monotonic()
     model = _load(onnx, Path(src), load_external_data=True)
     _check_interface(model, Path(src))
-    rewritten, skipped = _rewrite_convs(model.graph)
-    if rewritten == 0:
+    rewritten, skipped = _rewrite_convs(model.graph) if convs else (0, 0)
+    if convs and rewritten == 0:
         raise CpuModelError(f"{src} has no ConvInteger nodes to rearrange (not the int8 export?)")
     fused = normalized = stfts = squares = 0
     if not exact:
-        fused = _fuse_conv_scaling(model.graph)
+        fused = _fuse_conv_scaling(model.graph) if convs else 0
         normalized = _rewrite_instance_norms(model.graph)
         stfts = _rewrite_stft(model.graph)
         squares = _rewrite_squares(model.graph)
         if fused and not any(o.domain == "com.microsoft" for o in model.opset_import):
             model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+    if not convs and normalized == 0:
+        raise CpuModelError(f"{src} has no normalizations written out to fuse (not the int8 export?)")
     _remove_dead_code(model.graph)  # the uint8 weights the convs no longer read
     data = _model_bytes(
         onnx,
@@ -163,7 +178,13 @@ def build_gemm_model(src: Path, dst: Path, *, exact: bool = False) -> Path:
     return Path(dst)
 
 
-def ensure_gemm_model(
+def cpu_model_filename(signature: str) -> str:
+    """The rewritten model's file name on a CPU of *signature*: the gemm model where the conv
+    rewrite is exact and fast, the fused model elsewhere."""
+    return GEMM_MODEL_FILENAME if has_exact_fast_u8s8(signature) else FUSED_MODEL_FILENAME
+
+
+def ensure_cpu_model(
     int8_path: Path,
     cache_dir: Path,
     make_session: Callable[[Path], Any],
@@ -171,18 +192,18 @@ def ensure_gemm_model(
     signature: str | None = None,
     source_sha256: str | None = None,
 ) -> Path:
-    """The cached rearranged model for *int8_path*, built and checked on first use.
+    """The cached rewritten model for *int8_path* on this CPU, built and checked on first use: the
+    gemm model (every rewrite) on CPUs with VNNI/AMX, the fused model (convs as exported, the
+    float rewrites) elsewhere.
 
     *make_session* builds an inference session for a model path (the caller's CPU settings), used
     to check that both models sound the same on this machine, spoken by *voice* (a voice table).
-    Raises CpuModelError when the CPU lacks exact fast kernels or a check fails; the caller then
-    uses the int8 model as is.
+    Raises CpuModelError when a check fails; the caller then uses the int8 model as is.
     *source_sha256*: the int8 model's hash when the caller has just verified it (not hashed again).
     """
     signature = cpu_signature() if signature is None else signature
-    if not has_exact_fast_u8s8(signature):
-        raise CpuModelError(f"this CPU ({signature}) has no VNNI/AMX integer kernels")
-    dst = Path(cache_dir) / GEMM_MODEL_FILENAME
+    convs = has_exact_fast_u8s8(signature)
+    dst = Path(cache_dir) / cpu_model_filename(signature)
     stamp_path = dst.with_name(dst.name + ".build.json")
     stamp: dict[str, object] = {
         "builder_version": BUILDER_VERSION,
@@ -192,9 +213,10 @@ def ensure_gemm_model(
     # The model's own hash too: a file damaged on disk is rebuilt, not loaded.
     if dst.is_file() and _read_stamp(stamp_path) == {**stamp, "sha256": _sha256_file(dst)}:
         return dst
-    _LOGGER.info("Rearranging %s for this CPU's integer kernels (once; cached at %s)", int8_path, dst)
-    check_exact_kernels()
-    build_gemm_model(Path(int8_path), dst)
+    _LOGGER.info("Rewriting %s for this CPU's kernels (once; cached at %s)", int8_path, dst)
+    if convs:
+        check_exact_kernels()
+    build_cpu_model(Path(int8_path), dst, convs=convs)
     try:
         try:
             reference, candidate = make_session(Path(int8_path)), make_session(dst)
@@ -731,13 +753,15 @@ def _stft_basis(window: npt.NDArray[Any]) -> npt.NDArray[Any]:
 
 
 __all__ = [
+    "FUSED_MODEL_FILENAME",
     "GEMM_MODEL_FILENAME",
     "CpuModelError",
     "band_distance_db",
-    "build_gemm_model",
+    "build_cpu_model",
     "check_equivalent",
     "check_exact_kernels",
+    "cpu_model_filename",
     "cpu_signature",
-    "ensure_gemm_model",
+    "ensure_cpu_model",
     "has_exact_fast_u8s8",
 ]
