@@ -572,6 +572,15 @@ def test_ensure_builds_once_checks_and_rebuilds_when_damaged(
     assert made == [int8_model, built]
 
 
+def test_the_fused_model_is_built_only_from_the_export(fused_model: Path, tmp_path: Path) -> None:
+    # A model whose normalizations are already fused (or another export) has nothing to rewrite.
+    with pytest.raises(CpuModelError, match="no normalizations written out"):
+        build_cpu_model(fused_model, tmp_path / "again.onnx", convs=False)
+    assert not (tmp_path / "again.onnx").exists()
+    with pytest.raises(ValueError, match="conv rewrite alone"):
+        build_cpu_model(fused_model, tmp_path / "nothing.onnx", convs=False, exact=True)
+
+
 def test_cpus_without_exact_kernels_get_the_fused_model() -> None:
     assert cpu_model_filename("x86_64:avx512_vnni") == GEMM_MODEL_FILENAME
     assert cpu_model_filename("x86_64:amx_int8") == GEMM_MODEL_FILENAME

@@ -163,13 +163,15 @@ def build_cpu_model(src: Path, dst: Path, *, convs: bool = True, exact: bool = F
     )
     del model
     _atomic_write(Path(dst), data)
+    conv_summary = (
+        f"{rewritten} convs as MatMulInteger ({skipped} left as they were; {fused} with fused scaling)"
+        if convs
+        else "convs as exported"
+    )
     _LOGGER.info(
-        "Built %s: %d convs as MatMulInteger (%d left as they were; %d with fused scaling), "
-        "%d InstanceNormalization, %d STFT as Conv, %d Pow(x, 2) as Mul in %.1f s",
+        "Built %s: %s, %d InstanceNormalization, %d STFT as Conv, %d Pow(x, 2) as Mul in %.1f s",
         dst,
-        rewritten,
-        skipped,
-        fused,
+        conv_summary,
         normalized,
         stfts,
         squares,
