@@ -180,12 +180,6 @@ def build_cpu_model(src: Path, dst: Path, *, convs: bool = True, exact: bool = F
     return Path(dst)
 
 
-def cpu_model_filename(signature: str) -> str:
-    """The rewritten model's file name on a CPU of *signature*: the gemm model where the conv
-    rewrite is exact and fast, the fused model elsewhere."""
-    return GEMM_MODEL_FILENAME if has_exact_fast_u8s8(signature) else FUSED_MODEL_FILENAME
-
-
 def ensure_cpu_model(
     int8_path: Path,
     cache_dir: Path,
@@ -196,30 +190,52 @@ def ensure_cpu_model(
 ) -> Path:
     """The cached rewritten model for *int8_path* on this CPU, built and checked on first use: the
     gemm model (every rewrite) on CPUs with VNNI/AMX, the fused model (convs as exported, the
-    float rewrites) elsewhere.
+    float rewrites) elsewhere, and where the gemm model fails its checks.
 
     *make_session* builds an inference session for a model path (the caller's CPU settings), used
     to check that both models sound the same on this machine, spoken by *voice* (a voice table).
-    Raises CpuModelError when a check fails; the caller then uses the int8 model as is.
+    Raises CpuModelError when the fused model fails its check too; the caller then uses the int8
+    model as is.
     *source_sha256*: the int8 model's hash when the caller has just verified it (not hashed again).
     """
     signature = cpu_signature() if signature is None else signature
-    convs = has_exact_fast_u8s8(signature)
-    dst = Path(cache_dir) / cpu_model_filename(signature)
+    source_sha256 = source_sha256 or _sha256_file(Path(int8_path))
+    if has_exact_fast_u8s8(signature):
+        try:
+            return _ensure_rewritten(
+                int8_path, cache_dir, make_session, voice, signature, source_sha256, True
+            )
+        except CpuModelError as err:
+            _LOGGER.warning("Keeping the int8 convs as exported: %s", err)
+    return _ensure_rewritten(int8_path, cache_dir, make_session, voice, signature, source_sha256, False)
+
+
+def _ensure_rewritten(
+    int8_path: Path,
+    cache_dir: Path,
+    make_session: Callable[[Path], Any],
+    voice: npt.NDArray[Any],
+    signature: str,
+    source_sha256: str,
+    convs: bool,
+) -> Path:
+    """The gemm model (*convs*) or the fused one, from the cache when its stamp matches, else built
+    and checked (and removed again when a check fails: CpuModelError)."""
+    dst = Path(cache_dir) / (GEMM_MODEL_FILENAME if convs else FUSED_MODEL_FILENAME)
     stamp_path = dst.with_name(dst.name + ".build.json")
     stamp: dict[str, object] = {
         "builder_version": BUILDER_VERSION,
-        "source_sha256": source_sha256 or _sha256_file(Path(int8_path)),
+        "source_sha256": source_sha256,
         "checked_on": signature,
     }
     # The model's own hash too: a file damaged on disk is rebuilt, not loaded.
     if dst.is_file() and _read_stamp(stamp_path) == {**stamp, "sha256": _sha256_file(dst)}:
         return dst
     _LOGGER.info("Rewriting %s for this CPU's kernels (once; cached at %s)", int8_path, dst)
-    if convs:
-        check_exact_kernels()
-    build_cpu_model(Path(int8_path), dst, convs=convs)
     try:
+        if convs:
+            check_exact_kernels()
+        build_cpu_model(Path(int8_path), dst, convs=convs)
         try:
             reference, candidate = make_session(Path(int8_path)), make_session(dst)
             check_equivalent(reference, candidate, voice)
@@ -762,7 +778,6 @@ __all__ = [
     "build_cpu_model",
     "check_equivalent",
     "check_exact_kernels",
-    "cpu_model_filename",
     "cpu_signature",
     "ensure_cpu_model",
     "has_exact_fast_u8s8",
