@@ -158,7 +158,7 @@ def test_conv_rewrite_alone_gives_the_int8_models_audio_exactly(
         np.testing.assert_array_equal(got, want)
 
 
-@needs_exact_kernels
+@pytest.mark.parametrize("rewritten", [pytest.param("gemm_model", marks=needs_exact_kernels), "fused_model"])
 @pytest.mark.parametrize(
     "text",
     [
@@ -166,42 +166,24 @@ def test_conv_rewrite_alone_gives_the_int8_models_audio_exactly(
         "Good morning! Your first meeting starts at nine thirty, and it will rain after three.",
     ],
 )
-def test_full_rewrite_sounds_like_the_int8_model(
-    sessions: tuple[ort.InferenceSession, ort.InferenceSession],
+def test_rewritten_models_sound_like_the_int8_model(
+    int8_model: Path,
     voices: dict[str, npt.NDArray[np.float32]],
+    request: pytest.FixtureRequest,
+    rewritten: str,
     text: str,
 ) -> None:
     from wyoming_kokoro.frontend import TextFrontend
 
     frontend = TextFrontend()
     ids = frontend.tokenize(frontend.phonemize(text, "en-us"))
-    for voice in ("af_heart", "am_adam", "bf_emma"):
-        want = sessions[0].run(None, feeds_for(ids, voices[voice]))[0].ravel()
-        got = sessions[1].run(None, feeds_for(ids, voices[voice]))[0].ravel()
-        assert got.shape == want.shape  # same durations: nothing before the vocoder moved
-        # Under 1 dB where measured (0.57–0.84); the threshold the on-machine check uses is 2 dB.
-        assert band_distance_db(want, got) < 1.2
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Turned on the kitchen lights.",
-        "Good morning! Your first meeting starts at nine thirty, and it will rain after three.",
-    ],
-)
-def test_fused_model_sounds_like_the_int8_model(
-    int8_model: Path, fused_model: Path, voices: dict[str, npt.NDArray[np.float32]], text: str
-) -> None:
-    from wyoming_kokoro.frontend import TextFrontend
-
-    frontend = TextFrontend()
-    ids = frontend.tokenize(frontend.phonemize(text, "en-us"))
-    reference, candidate = session(int8_model), session(fused_model)
+    reference, candidate = session(int8_model), session(request.getfixturevalue(rewritten))
     for voice in ("af_heart", "am_adam", "bf_emma"):
         want = reference.run(None, feeds_for(ids, voices[voice]))[0].ravel()
         got = candidate.run(None, feeds_for(ids, voices[voice]))[0].ravel()
-        assert got.shape == want.shape
+        assert got.shape == want.shape  # same durations: nothing before the vocoder moved
+        # Under 1 dB where measured (gemm 0.57–0.84, fused 0.76 median); the on-machine check's
+        # threshold is 2 dB.
         assert band_distance_db(want, got) < 1.2
 
 

@@ -203,11 +203,11 @@ def ensure_cpu_model(
     if has_exact_fast_u8s8(signature):
         try:
             return _ensure_rewritten(
-                int8_path, cache_dir, make_session, voice, signature, source_sha256, True
+                int8_path, cache_dir, make_session, voice, signature, source_sha256, convs=True
             )
         except CpuModelError as err:
             _LOGGER.warning("Keeping the int8 convs as exported: %s", err)
-    return _ensure_rewritten(int8_path, cache_dir, make_session, voice, signature, source_sha256, False)
+    return _ensure_rewritten(int8_path, cache_dir, make_session, voice, signature, source_sha256, convs=False)
 
 
 def _ensure_rewritten(
@@ -217,6 +217,7 @@ def _ensure_rewritten(
     voice: npt.NDArray[Any],
     signature: str,
     source_sha256: str,
+    *,
     convs: bool,
 ) -> Path:
     """The gemm model (*convs*) or the fused one, from the cache when its stamp matches, else built
