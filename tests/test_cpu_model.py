@@ -36,11 +36,12 @@ from wyoming_kokoro.cpu_model import (
     cpu_signature,
     ensure_cpu_model,
     has_exact_fast_u8s8,
+    may_saturate,
 )
 from wyoming_kokoro.engine import KokoroEngine, _session_options
 
 EXACT_HERE = has_exact_fast_u8s8(cpu_signature())
-needs_exact_kernels = pytest.mark.skipif(not EXACT_HERE, reason="this CPU has no VNNI/AMX u8×s8 kernels")
+needs_exact_kernels = pytest.mark.skipif(not EXACT_HERE, reason="this CPU has no AVX2/VNNI/AMX u8×s8 kernels")
 
 
 def session(path: Path | bytes) -> ort.InferenceSession:
@@ -89,12 +90,26 @@ def feeds_for(ids: list[int], table: npt.NDArray[np.float32]) -> dict[str, npt.N
 def test_cpu_signature_keeps_only_the_flags_that_matter() -> None:
     info = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni amx_tile amx_int8\n"
     signature = cpu_signature(info)
-    assert signature.endswith(":amx_int8,avx512_vnni")
-    assert cpu_signature("flags : fpu sse avx2\n").endswith(":none")
+    assert signature.endswith(":amx_int8,avx2,avx512_vnni")
+    assert cpu_signature("flags : fpu sse avx2\n").endswith(":avx2")
+    assert cpu_signature("flags : fpu sse sse4_1\n").endswith(":none")
     assert has_exact_fast_u8s8("x86_64:avx512_vnni")
     assert has_exact_fast_u8s8("x86_64:avx_vnni")
-    assert not has_exact_fast_u8s8("x86_64:none")  # AVX2 only: saturating 16-bit sums
-    assert not has_exact_fast_u8s8("aarch64:none")  # not measured there: keep the export as is
+    assert has_exact_fast_u8s8("x86_64:avx2")  # saturating 16-bit pair sums, which the rewrite avoids
+    assert not has_exact_fast_u8s8("x86_64:none")  # not measured there: the fused model
+    assert not has_exact_fast_u8s8("aarch64:none")
+
+
+def test_may_saturate_knows_avx2s_pair_sums() -> None:
+    def weights(*rows: int) -> npt.NDArray[np.int8]:
+        return np.array(rows, dtype=np.int8).reshape(-1, 1)
+
+    assert not may_saturate(weights(100, 28, -128, 0, 127, -128))  # 255 · 128 fits 16 bits
+    assert may_saturate(weights(100, 29))
+    assert may_saturate(weights(0, 0, -100, -29))
+    assert not may_saturate(weights(0, 127, 127, 0))  # rows 1 and 2 are not summed together
+    assert may_saturate(weights(0, 0, 120, 120, 0))  # an odd number of rows
+    assert not may_saturate(weights(127))
 
 
 def test_every_conv_becomes_a_matmul_and_nothing_else_changes(
@@ -119,12 +134,13 @@ def test_every_conv_becomes_a_matmul_and_nothing_else_changes(
             ("fused", fused_model),
         )
     }
-    convs = count["int8"]["ConvInteger"]
-    assert convs == 87
+    assert count["int8"]["ConvInteger"] == 87
+    # All but the two convs whose weights could saturate AVX2's 16-bit pair sums (F0_conv, N_conv).
+    convs, kept = 85, 2
     matmuls = count["int8"]["MatMulInteger"]
-    assert count["exact"] == {**count["int8"], "ConvInteger": 0, "MatMulInteger": matmuls + convs}
+    assert count["exact"] == {**count["int8"], "ConvInteger": kept, "MatMulInteger": matmuls + convs}
     # Every conv's rescale is fused; every AdaIN normalization (two ReduceMeans) is one op.
-    assert count["gemm"]["ConvInteger"] == 0
+    assert count["gemm"]["ConvInteger"] == kept
     assert count["gemm"]["MatMulIntegerToFloat"] == count["int8"]["MatMulIntegerToFloat"] + convs
     assert count["gemm"]["MatMulInteger"] == matmuls
     assert count["gemm"]["InstanceNormalization"] == 62
@@ -349,7 +365,7 @@ def conv_with_bias_model(seed: int, bias: bool) -> onnx.ModelProto:
     export's pattern around each conv, with the bias quantized at run time as the export does."""
     rng = np.random.default_rng(seed)
     zero = 128
-    weight = rng.integers(zero - 100, zero + 100, (24, 16, 5)).astype(np.uint8)
+    weight = rng.integers(zero - 64, zero + 64, (24, 16, 5)).astype(np.uint8)
     nodes = [
         helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"]),
         helper.make_node("ConvInteger", ["xq", "w", "xz", "wz"], ["acc"], name="conv", pads=[2, 2]),
@@ -407,11 +423,11 @@ def test_conv_rescale_is_fused_into_matmul_integer_to_float(bias: bool) -> None:
 def conv_integer_model(
     c_in: int, c_out: int, taps: int, stride: int, dilation: int, pads: tuple[int, int], seed: int
 ) -> onnx.ModelProto:
-    """DynamicQuantizeLinear → ConvInteger with uint8 weights and a zero point, as the export has."""
+    """DynamicQuantizeLinear → ConvInteger with uint8 weights and a zero point, as the export has
+    (within ±64 of it, as the export's are, so AVX2's pair sums cannot saturate)."""
     rng = np.random.default_rng(seed)
-    weight = rng.integers(0, 256, (c_out, c_in, taps), dtype=np.int64)
     zero = int(rng.integers(100, 156))
-    weight = np.clip(weight, zero - 128, zero + 127).astype(np.uint8)
+    weight = rng.integers(zero - 64, zero + 65, (c_out, c_in, taps)).astype(np.uint8)
     graph = helper.make_graph(
         [
             helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"]),
@@ -477,6 +493,27 @@ def test_convs_it_cannot_rewrite_exactly_are_left_alone(tmp_path: Path) -> None:
     model.graph.initializer[0].CopyFrom(numpy_helper.from_array(values, "w"))
     assert _rewrite_convs(model.graph) == (0, 1)
     assert [n.op_type for n in model.graph.node] == ["DynamicQuantizeLinear", "ConvInteger"]
+
+
+def test_convs_whose_weights_could_saturate_avx2_are_left_alone() -> None:
+    from wyoming_kokoro.cpu_model import _rewrite_convs
+
+    def rewrite(change: dict[tuple[int, int, int], int]) -> tuple[int, int]:
+        model = conv_integer_model(4, 4, 3, 1, 1, (1, 1), seed=1)
+        values = numpy_helper.to_array(model.graph.initializer[0]).copy()
+        zero = int(numpy_helper.to_array(model.graph.initializer[1]))
+        for index, centred in change.items():
+            values[index] = zero + centred
+        model.graph.initializer[0].CopyFrom(numpy_helper.from_array(values, "w"))
+        return _rewrite_convs(model.graph)
+
+    assert rewrite({}) == (1, 0)
+    # Taps 0 and 1 of input channel 0 are weight rows 0 and 4, not summed together; their partners
+    # (rows 1 and 5: channel 1) of the other sign.
+    large = {(0, 0, 0): 127, (0, 0, 1): 127, (0, 1, 0): -64, (0, 1, 1): -64}
+    assert rewrite(large) == (1, 0)
+    assert rewrite({**large, (0, 1, 0): 1}) == (1, 0)  # rows 0 and 1: 127 + 1 fits
+    assert rewrite({**large, (0, 1, 0): 2}) == (0, 1)  # 127 + 2 does not
 
 
 class _Saturating:

@@ -27,25 +27,34 @@ passes over memory or on a faster kernel:
 
 The conv rewrite alone is exact: the weights' ``W_q - zero_point`` fits int8 for every conv of the
 export (it is checked), padding uses the activation's own zero point as ConvInteger does, and
-integer accumulation has no rounding (``build_cpu_model(exact=True)`` gives bit-for-bit the int8
-model's audio; tested). The float rewrites round differently in the last bit, and the int8 graph
-re-quantizes its activations before every conv, so a last-bit difference can move an 8-bit step:
-the waveform is not identical, the sound is. Measured on real voices (``band_distance_db``, 45
-pieces of the benchmark replies, three voices): the loudest frames' spectra differ by 0.72 dB
-(median; max 0.96) on average over 40 mel-spaced bands, and every band's mean difference is within
-±0.04 dB, i.e. no change of timbre: less than the int8 model differs from the float model it was
-quantized from (~1 dB), and whisper-base hears the same words (bench/wer.py).
+integer accumulation has no rounding, on CPUs with AVX2 too (below): ``build_cpu_model(exact=True)``
+gives bit-for-bit the int8 model's audio (tested). The float rewrites round differently in the last
+bit, and the int8 graph re-quantizes its activations before every conv, so a last-bit difference can
+move an 8-bit step: the waveform is not identical, the sound is. Measured on real voices
+(``band_distance_db``, 45 pieces of the benchmark replies, three voices): the loudest frames'
+spectra differ by 0.72 dB (median; max 0.96) on average over 40 mel-spaced bands, and every band's
+mean difference is within ±0.04 dB, i.e. no change of timbre: less than the int8 model differs from
+the float model it was quantized from (~1 dB), and whisper-base hears the same words (bench/wer.py).
 
-CPUs without VNNI/AMX (AVX2 alone: AMD up to Zen 3, many Intel desktops; ARM) keep the export's
-``ConvInteger`` (their uint8 × int8 kernels saturate, below) and get the float rewrites alone: the
-*fused* model. Measured on a 2-core AMD EPYC (Zen 3, AVX2): ConvInteger is 59 % of an inference
-there, the rewrites take ~7 % off; what matters more is that the fused normalizations let the
-model be cut for a reply's first audio (``split_model.py``), which the export's written-out ones do
-not. Not measured on ARM; the same sound check guards it.
+CPUs with AVX2 but no VNNI/AMX (AMD up to Zen 3, many Intel desktops) run uint8 × int8 through
+``vpmaddubsw``, which adds the products of two neighbouring weights (rows 2j and 2j + 1 of a
+column) into a *saturating* 16-bit sum: exact only while the two weights' magnitudes of one sign
+add up to at most 128 (255 · 128 = 32640). All but two of the export's 87 convs keep to that (their
+weights span about ±64–88); the two that do not (``F0_conv`` and ``N_conv``: three weights each,
+the pitch and energy curves into the decoder) stay ``ConvInteger`` (``may_saturate``), and the
+rewrite is then bit-for-bit exact there too. Measured on a 2-core AMD EPYC (Zen 3, AVX2):
+real-time factor 0.43 against 0.50 for the fused model below and 0.54 for the export
+(``bench/models.py``); with those two convs rewritten too, the pitch curve saturates and the sound
+is 2.6 dB off.
+
+Other CPUs (ARM, x86 without AVX2) keep the export's ``ConvInteger`` and get the float rewrites
+alone: the *fused* model (not measured there; the same checks guard it). It is also what a gemm
+model that fails its checks falls back to: its fused normalizations still let the model be cut for
+a reply's first audio (``split_model.py``), which the export's written-out ones do not.
 
 The model is *checked on the machine that uses it* before it is trusted: the integer kernel must
-give exact sums for worst-case inputs (CPUs without VNNI run uint8 × int8 through a 16-bit
-intermediate that saturates), and the rewritten model must sound like the int8 model (same length,
+give exact sums for the worst inputs the rewritten weights allow (a kernel that pairs other rows,
+or saturates sooner, fails), and the rewritten model must sound like the int8 model (same length,
 spectra within ``MAX_BAND_DB``). The result is stamped with the CPU it ran on, so a cache moved to
 another CPU is checked again.
 
@@ -89,16 +98,17 @@ GEMM_MODEL_FILENAME = "kokoro-v1.0.int8-gemm.onnx"
 FUSED_MODEL_FILENAME = "kokoro-v1.0.int8-fused.onnx"
 
 # Bump whenever the rewrite's output changes: cached models are then rebuilt.
-BUILDER_VERSION = 4
+BUILDER_VERSION = 5
 
 #: The rewritten model's loudest frames may differ from the int8 model's by this much, in dB
 #: averaged over mel-spaced bands (measured: 0.72 dB median, 0.96 max on real voices; a saturating
 #: kernel or a wrong rewrite, e.g. a textbook STFT basis at 3.4 dB, changes the sound by more).
 MAX_BAND_DB = 2.0
 
-#: x86 feature flags of CPUs whose MLAS uint8 × int8 kernels are exact (VNNI, AMX): without them
-#: the product goes through saturating 16-bit sums and the audio would differ.
-_EXACT_U8S8_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+#: x86 feature flags of CPUs whose MLAS uint8 × int8 kernels are faster than the export's convs and
+#: exact for the rewritten weights: VNNI and AMX for any weights, AVX2 for weights that cannot
+#: saturate its 16-bit pair sums (``may_saturate``). Others get the fused model.
+_EXACT_U8S8_FLAGS = frozenset({"avx2", "avx512_vnni", "avx_vnni", "amx_int8"})
 
 #: Token counts of the sound check: a short piece and one long enough for every conv to matter.
 _CHECK_LENGTHS = (10, 40)
@@ -125,7 +135,7 @@ def cpu_signature(cpuinfo: str | None = None) -> str:
 
 
 def has_exact_fast_u8s8(signature: str) -> bool:
-    """True where the rewrite is both faster and exact (x86 with VNNI or AMX)."""
+    """True where the conv rewrite is both faster and exact (x86 with AVX2, VNNI or AMX)."""
     machine, _, flags = signature.partition(":")
     return machine.lower() in {"x86_64", "amd64"} and flags not in ("", "none")
 
@@ -255,21 +265,30 @@ def _ensure_rewritten(
 
 
 def check_exact_kernels() -> None:
-    """ONNX Runtime's uint8 × int8 MatMulInteger must give exact sums on this CPU, for the inputs
-    that saturate a 16-bit intermediate (255 × ±127, long rows): that is what the conv rewrite
-    relies on, and what CPUs without VNNI/AMX get wrong."""
+    """ONNX Runtime's uint8 × int8 MatMulInteger must give exact sums on this CPU for the worst
+    weights the conv rewrite keeps (``may_saturate``) and activations near 255, on long rows: that
+    is what the rewrite relies on. Each column is one pattern: neighbouring rows of one sign whose
+    magnitudes add up to 128, and large weights in rows 2j + 1 and 2j + 2 (pairs a kernel must not
+    join), at random signs."""
     import numpy as np
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
     a = np.where(rng.random((64, 1152)) < 0.9, 255, rng.integers(0, 256, (64, 1152))).astype(np.uint8)
-    b = np.where(rng.random((1152, 48)) < 0.5, 127, -128).astype(np.int8)
+    patterns = [(127, 1), (1, 127), (64, 64), (-128, 0), (-100, -28), (127, -128), (0, 127, 127, 0)]
+    columns = []
+    for pattern in patterns * 6:
+        signs = rng.choice([-1, 1], 1152 // len(pattern)).repeat(len(pattern))
+        columns.append(np.resize(np.array(pattern), 1152) * signs)
+    b = np.clip(np.stack(columns, axis=1), -128, 127).astype(np.int8)
+    if may_saturate(b):  # the check must stay within what the rewrite allows
+        raise AssertionError("the kernel check's weights could saturate a correct kernel")
     graph = helper.make_graph(
         [helper.make_node("MatMulInteger", ["a", "b", "az"], ["y"])],
         "kernel-check",
         [helper.make_tensor_value_info("a", TensorProto.UINT8, [64, 1152])],
-        [helper.make_tensor_value_info("y", TensorProto.INT32, [64, 48])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [64, b.shape[1]])],
         [numpy_helper.from_array(b, "b"), numpy_helper.from_array(np.array(3, np.uint8), "az")],
     )
     model = helper.make_model(graph, ir_version=9, opset_imports=[helper.make_opsetid("", 17)])
@@ -355,6 +374,22 @@ def _rewrite_convs(graph: GraphProto) -> tuple[int, int]:
     return rewritten, skipped
 
 
+def may_saturate(weights: npt.NDArray[Any]) -> bool:
+    """Whether AVX2's uint8 × int8 kernel can get the product of any uint8 rows by *weights*
+    ([K, N] int8) wrong. It multiplies rows 2j and 2j + 1 of each column into one saturating
+    16-bit sum (``vpmaddubsw``), so a pair of weights of one sign whose magnitudes add up to more
+    than 128 overflows it for activations near 255 (255 · 128 = 32640 still fits)."""
+    import numpy as np
+
+    w = weights.astype(np.int32)
+    if len(w) % 2:
+        w = np.vstack([w, np.zeros((1, w.shape[1]), np.int32)])
+    even, odd = w[0::2], w[1::2]
+    positive = np.maximum(even, 0) + np.maximum(odd, 0)
+    negative = np.maximum(-even, 0) + np.maximum(-odd, 0)
+    return bool(max(positive.max(initial=0), negative.max(initial=0)) > 128)
+
+
 class _Builder:
     """Makes uniquely named int64 constants (initializers) for the new nodes."""
 
@@ -416,6 +451,8 @@ def _conv_as_matmul(
     p = f"{node.name or node.output[0]}/im2col"
     # Row k·C_in + c of the weight matrix multiplies tap k of input channel c.
     w_matrix = centred.astype(np.int8).transpose(2, 1, 0).reshape(taps * c_in, c_out)
+    if may_saturate(w_matrix):
+        return None
     w_name = builder.weights(p + "/W", np.ascontiguousarray(w_matrix))
     axis0 = builder.ints([0])
     new = [
@@ -782,4 +819,5 @@ __all__ = [
     "cpu_signature",
     "ensure_cpu_model",
     "has_exact_fast_u8s8",
+    "may_saturate",
 ]

@@ -1139,9 +1139,10 @@ def cpu_session(path: Path, threads: int) -> ort.InferenceSession:
 
 def _cpu_model_for(int8_model: Path, cache_dir: Path, threads: int, voice: npt.NDArray[np.float32]) -> Path:
     """The int8 model rewritten for this CPU (see cpu_model.py), which sounds the same and runs
-    faster: on CPUs with VNNI/AMX its convs as uint8×int8 MatMulInteger and its normalizations
-    fused (~1.6–2×), elsewhere the fused normalizations alone (~7 %, and a first piece can then be
-    cut, see split_model.py). The int8 model as is when that fails. *int8_model* is the default
+    faster: on x86 CPUs with AVX2, VNNI or AMX its convs as uint8×int8 MatMulInteger and its
+    normalizations fused (~1.6–2× with VNNI, ~1.25× with AVX2 alone), elsewhere the fused
+    normalizations alone (~7 %); either lets a first piece be cut (see split_model.py). The int8
+    model as is when that fails. *int8_model* is the default
     model, whose sha256 assets.ensure_model has just verified; *voice* (a voice table) speaks the
     on-machine check."""
     from .cpu_model import ensure_cpu_model
