@@ -1,10 +1,9 @@
 """Model × provider benchmark: int8 / gemm / fp32 / fp16, CPU or CUDA, and cuDNN's conv algorithm search.
 
 ``gemm`` is the int8 model with its convs as uint8×int8 MatMulInteger and its normalizations fused
-(wyoming_kokoro/cpu_model.py), what ``model: auto`` runs on CPUs with VNNI/AMX; ``gemm-exact`` has
-only the conv rewrite (bit-for-bit the int8 model's audio); ``fused`` has only the float rewrites,
-what every other CPU runs. (Where the CPU has no VNNI/AMX the gemm models can be timed, but their
-saturating products do not sound right: the server never runs them there.)
+(wyoming_kokoro/cpu_model.py), what ``model: auto`` runs on x86 CPUs with AVX2, VNNI or AMX;
+``gemm-exact`` has only the conv rewrite (bit-for-bit the int8 model's audio there); ``fused`` has
+only the float rewrites, what every other CPU runs.
 
 For each configuration it reports the session load time, the first inference on a new input length
 (where cuDNN's EXHAUSTIVE search pays its tuning), the median time for a short reply (time to first
