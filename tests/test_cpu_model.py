@@ -621,9 +621,10 @@ def test_ensure_builds_the_fused_model_without_exact_kernels_and_refuses_failed_
             raise RuntimeError("[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED")
         return session(path)
 
+    other = tmp_path / "other"  # this cache remembers the failure above (tested below)
     with pytest.raises(CpuModelError, match=r"cannot run the rearranged model.*NOT_IMPLEMENTED"):
-        ensure_cpu_model(int8_model, tmp_path, unloadable, voice, signature="x86_64:none")
-    assert not fused.exists()
+        ensure_cpu_model(int8_model, other, unloadable, voice, signature="x86_64:none")
+    assert not (other / FUSED_MODEL_FILENAME).exists()
 
 
 def test_a_gemm_model_failing_its_checks_falls_back_to_the_fused_model(
@@ -639,6 +640,41 @@ def test_a_gemm_model_failing_its_checks_falls_back_to_the_fused_model(
     built = ensure_cpu_model(int8_model, tmp_path, broken, voice, signature="x86_64:avx512_vnni")
     assert built == tmp_path / FUSED_MODEL_FILENAME
     assert not (tmp_path / GEMM_MODEL_FILENAME).exists()
+
+    # The next start does not build and check the gemm model again (~10 s) to fail the same way.
+    made: list[Path] = []
+
+    def counted(path: Path) -> Any:
+        made.append(path)
+        return broken(path)
+
+    assert ensure_cpu_model(int8_model, tmp_path, counted, voice, signature="x86_64:avx512_vnni") == built
+    assert made == []
+    # On another CPU (a cache moved there) it is tried again.
+    assert ensure_cpu_model(int8_model, tmp_path, counted, voice, signature="x86_64:avx_vnni") == built
+    assert tmp_path / GEMM_MODEL_FILENAME in made
+
+
+def test_a_model_that_failed_is_tried_again_after_an_onnx_runtime_upgrade(
+    int8_model: Path, tmp_path: Path, voices: dict[str, npt.NDArray[np.float32]]
+) -> None:
+    def unloadable(path: Path) -> Any:
+        if path.name == FUSED_MODEL_FILENAME:
+            raise RuntimeError("[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED")
+        return session(path)
+
+    voice = voices["af_heart"]
+    with pytest.raises(CpuModelError, match="NOT_IMPLEMENTED"):
+        ensure_cpu_model(int8_model, tmp_path, unloadable, voice, signature="aarch64:none")
+    with pytest.raises(CpuModelError, match=r"NOT_IMPLEMENTED.*earlier start"):
+        ensure_cpu_model(int8_model, tmp_path, session, voice, signature="aarch64:none")
+    failed = tmp_path / (FUSED_MODEL_FILENAME + ".failed.json")
+    record = json.loads(failed.read_text())
+    assert record["onnxruntime"] == ort.__version__
+    failed.write_text(json.dumps({**record, "onnxruntime": "0.0.1"}))  # another version failed
+    fused = ensure_cpu_model(int8_model, tmp_path, session, voice, signature="aarch64:none")
+    assert fused == tmp_path / FUSED_MODEL_FILENAME
+    assert not failed.exists()
 
 
 def test_engine_runs_the_model_rewritten_for_this_cpu(engine: KokoroEngine) -> None:

@@ -199,8 +199,10 @@ def ensure_cpu_model(
     source_sha256: str | None = None,
 ) -> Path:
     """The cached rewritten model for *int8_path* on this CPU, built and checked on first use: the
-    gemm model (every rewrite) on CPUs with VNNI/AMX, the fused model (convs as exported, the
-    float rewrites) elsewhere, and where the gemm model fails its checks.
+    gemm model (every rewrite) on x86 CPUs with AVX2, VNNI or AMX, the fused model (convs as
+    exported, the float rewrites) elsewhere, and where the gemm model fails its checks. A model
+    that failed its checks is not built again at every start while nothing it depends on changed
+    (the source, the builder, the CPU, ONNX Runtime's version).
 
     *make_session* builds an inference session for a model path (the caller's CPU settings), used
     to check that both models sound the same on this machine, spoken by *voice* (a voice table).
@@ -231,17 +233,26 @@ def _ensure_rewritten(
     convs: bool,
 ) -> Path:
     """The gemm model (*convs*) or the fused one, from the cache when its stamp matches, else built
-    and checked (and removed again when a check fails: CpuModelError)."""
+    and checked (and removed again when a check fails: CpuModelError, remembered in a
+    ``.failed.json`` beside it so the next start does not spend ~10 s to fail the same way)."""
+    import onnxruntime
+
     dst = Path(cache_dir) / (GEMM_MODEL_FILENAME if convs else FUSED_MODEL_FILENAME)
     stamp_path = dst.with_name(dst.name + ".build.json")
+    failed_path = dst.with_name(dst.name + ".failed.json")
+    # The kernels the checks test are ONNX Runtime's: a new version is checked again.
     stamp: dict[str, object] = {
         "builder_version": BUILDER_VERSION,
         "source_sha256": source_sha256,
         "checked_on": signature,
+        "onnxruntime": onnxruntime.__version__,
     }
     # The model's own hash too: a file damaged on disk is rebuilt, not loaded.
     if dst.is_file() and _read_stamp(stamp_path) == {**stamp, "sha256": _sha256_file(dst)}:
         return dst
+    failed = _read_stamp(failed_path)
+    if isinstance(failed, dict) and {key: failed.get(key) for key in stamp} == stamp:
+        raise CpuModelError(f"{failed.get('error')} (at an earlier start; not tried again: {failed_path})")
     _LOGGER.info("Rewriting %s for this CPU's kernels (once; cached at %s)", int8_path, dst)
     try:
         if convs:
@@ -256,9 +267,11 @@ def _ensure_rewritten(
             raise CpuModelError(
                 f"ONNX Runtime cannot run the rearranged model ({type(err).__name__}: {err})"
             ) from err
-    except CpuModelError:
+    except CpuModelError as err:
         dst.unlink(missing_ok=True)
+        _atomic_write(failed_path, json.dumps({**stamp, "error": str(err)}, indent=1).encode())
         raise
+    failed_path.unlink(missing_ok=True)
     stamp["sha256"] = _sha256_file(dst)
     _atomic_write(stamp_path, json.dumps(stamp, indent=1).encode())
     return dst
