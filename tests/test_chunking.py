@@ -193,6 +193,53 @@ def test_split_phonemes_prefers_sentence_then_clause_then_space() -> None:
     assert split_phonemes("short", 510) == ("short", "")
 
 
+@pytest.mark.parametrize(
+    ("phonemes", "budget", "head"),
+    [
+        # "... to thirty percent and switched them to a warm | white": the last space splits a phrase.
+        (
+            "tə θˈɜɹTi pəɹsˈɛnt ænd swˈɪʧt ðˌɛm tə ɐ wˈɔɹm wˈIt, wˌɪʧ ʃˌʊd hˈɛlp",
+            45,
+            "tə θˈɜɹTi pəɹsˈɛnt ænd swˈɪʧt",
+        ),
+        # "and the front door is | locked." never right after a function word.
+        ("ænd ðə fɹˈʌnt dˈɔɹ ɪz lˈɑkt.", 24, "ænd ðə fɹˈʌnt dˈɔɹ"),
+        # Best before a conjunction: "the lights are on in the kitchen | and the hall".
+        ("ðə lˈIts ɑɹ ˌɔn ɪn ðə kˈɪʧᵊn ænd ðə hˈɔl ɪz dˈɑɹk", 40, "ðə lˈIts ɑɹ ˌɔn ɪn ðə kˈɪʧᵊn"),
+        # ... but not one that leaves less than half the budget: the last content word's space.
+        ("ɡˈʊd ænd wˈɔɹm bɹˈIt sˈʌni dˈA tədˈA", 30, "ɡˈʊd ænd wˈɔɹm bɹˈIt sˈʌni"),
+        # Only function words to cut after: the last space, as before.
+        ("ɪt ɪz ɪn ðə ʌv ɪt ɪz ɪn ðə ʌv ɪt ɪz", 20, "ɪt ɪz ɪn ðə ʌv ɪt"),
+    ],
+)
+def test_split_phonemes_cuts_between_phrases(phonemes: str, budget: int, head: str) -> None:
+    first, rest = split_phonemes(phonemes, budget)
+    assert first == head
+    assert len(first) <= budget
+    assert f"{first} {rest}" == phonemes
+
+
+def test_phoneme_word_lists_follow_the_text_ones() -> None:
+    from wyoming_kokoro.chunking import (
+        _CONJUNCTIONS,
+        _FUNCTION_WORDS,
+        _PHONEME_CONJUNCTIONS,
+        _PHONEME_FUNCTION_WORDS,
+        _bare_phonemes,
+    )
+    from wyoming_kokoro.frontend import TextFrontend
+
+    frontend = TextFrontend()
+
+    def spelled(word: str) -> str:  # a word as misaki says it between two content words
+        said = frontend.phonemize(f"Bob went {word} home.", "en-us").split(" ")
+        assert len(said) == 4, said
+        return _bare_phonemes(said[2])
+
+    assert {spelled(w) for w in _CONJUNCTIONS} <= _PHONEME_CONJUNCTIONS
+    assert {spelled(w) for w in _FUNCTION_WORDS} <= _PHONEME_FUNCTION_WORDS
+
+
 def test_long_text_is_split_within_the_window_and_nothing_is_lost() -> None:
     words = [f"wɜɹd{i}" + ("," if i % 7 == 0 else "") for i in range(400)]
     units = deque([PhonemeUnit(" ".join(words), "end")])

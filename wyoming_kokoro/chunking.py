@@ -394,12 +394,123 @@ _SPLITS = (
     re.compile(r"\s+"),
 )
 
+#: ``_CONJUNCTIONS`` and ``_FUNCTION_WORDS`` as misaki spells them in American English, stress
+#: marks removed (phonemized in a few contexts; tests/test_chunking.py keeps them in step), so a
+#: piece cut for its token budget is cut as ``_content_word_cut`` cuts text.
+_PHONEME_CONJUNCTIONS = frozenset(
+    [
+        "bəfɔɹ",
+        "bəkʌz",
+        "bʌt",
+        "sO",
+        "wIl",
+        "wɛn",
+        "wɛɹ",
+        "wɪð",
+        "wɪʧ",
+        "æftəɹ",
+        "ænd",
+        "ðO",
+        "ðɛn",
+        "ɔlðO",
+        "ɔɹ",
+        "ʌntɪl",
+    ]
+)
+_PHONEME_FUNCTION_WORDS = _PHONEME_CONJUNCTIONS | frozenset(
+    [
+        "I",
+        "Ovəɹ",
+        "Wəɹ",
+        "bI",
+        "bi",
+        "biɪŋ",
+        "bɪn",
+        "du",
+        "dɪd",
+        "dʌz",
+        "fɔɹ",
+        "fɹʌm",
+        "hi",
+        "hu",
+        "hum",
+        "huz",
+        "hæd",
+        "hæv",
+        "hæz",
+        "hɜɹ",
+        "hɪm",
+        "hɪz",
+        "hɪɹ",
+        "ju",
+        "jɛt",
+        "jʊɹ",
+        "kæn",
+        "kʊd",
+        "mA",
+        "mI",
+        "mIt",
+        "mi",
+        "mʌst",
+        "nO",
+        "nɑt",
+        "nɔɹ",
+        "sɪns",
+        "tu",
+        "tə",
+        "tʊ",
+        "vɛɹi",
+        "wi",
+        "wɜɹ",
+        "wɪl",
+        "wʊd",
+        "wʌt",
+        "wʌz",
+        "æt",
+        "æz",
+        "ðA",
+        "ðOz",
+        "ði",
+        "ðiz",
+        "ðæt",
+        "ðə",
+        "ðən",
+        "ðɛm",
+        "ðɛɹ",
+        "ðɪs",
+        "ɐ",
+        "ɐm",
+        "ɐn",
+        "ɑntu",
+        "ɑɹ",
+        "ɔlsO",
+        "ɔn",
+        "əbWt",
+        "ənlɛs",
+        "ɪf",
+        "ɪn",
+        "ɪntu",
+        "ɪt",
+        "ɪts",
+        "ɪz",
+        "ʃi",
+        "ʃæl",
+        "ʃʊd",
+        "ʌndəɹ",
+        "ʌs",
+        "ʌv",
+        "ʤʌst",
+    ]
+)
+
 
 def split_phonemes(phonemes: str, max_tokens: int) -> tuple[str, str]:
     """Split ``phonemes`` into a head of at most ``max_tokens`` symbols and the rest.
 
-    Cuts at the last sentence end that fits, else the last clause end, else the last space, and
-    only as a last resort (one "word" longer than the window) mid-word.
+    Cuts at the last sentence end that fits, else the last clause end, else at a space chosen as
+    text is chosen (``_phrase_cut``: "switched them to a warm | white" would end the piece
+    mid-phrase, its last word drawn out), else the last space, and only as a last resort (one
+    "word" longer than the window) mid-word.
     """
     if len(phonemes) <= max_tokens:
         return phonemes, ""
@@ -407,9 +518,32 @@ def split_phonemes(phonemes: str, max_tokens: int) -> tuple[str, str]:
     for pattern in _SPLITS:
         cuts = [m.end() for m in pattern.finditer(window) if 0 < m.start() < max_tokens]
         if cuts:
-            cut = cuts[-1]
+            cut = (_phrase_cut(window, max_tokens) if pattern is _SPLITS[-1] else None) or cuts[-1]
             return phonemes[:cut].rstrip(), phonemes[cut:].lstrip()
     return phonemes[:max_tokens], phonemes[max_tokens:]
+
+
+def _phrase_cut(window: str, max_tokens: int) -> int | None:
+    """The space to cut *window* at, scored as ``_content_word_cut`` scores text: best before a
+    conjunction, then before another function word, then after any content word; never right
+    after a function word. Only among cuts that keep at least half of *max_tokens* (a piece much
+    shorter than its budget costs another piece's overhead); None when none qualifies."""
+    best: tuple[int, int] | None = None  # (score, cut)
+    for space in re.finditer(r"\s+", window):
+        if not max_tokens // 2 <= space.start() < max_tokens:
+            continue
+        before = _bare_phonemes(window[: space.start()].rsplit(" ", 1)[-1])
+        after = _bare_phonemes(window[space.end() :].split(" ", 1)[0])
+        if before in _PHONEME_FUNCTION_WORDS:
+            continue
+        score = 3 if after in _PHONEME_CONJUNCTIONS else 2 if after in _PHONEME_FUNCTION_WORDS else 1
+        if best is None or score >= best[0]:
+            best = (score, space.end())
+    return None if best is None else best[1]
+
+
+def _bare_phonemes(word: str) -> str:
+    return word.replace("ˈ", "").replace("ˌ", "").strip(".,;:!?—–…\"'“”()")
 
 
 @dataclass

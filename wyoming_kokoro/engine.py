@@ -978,7 +978,14 @@ class KokoroEngine:
         self.stats.inference_seconds += elapsed
         self.stats.audio_seconds += seconds
         self.speed_model.update(tokens, seconds, elapsed)
-        _LOGGER.debug("Piece of %d tokens: %.2f s audio in %.3f s", tokens, pcm_seconds(pcm), elapsed)
+        _LOGGER.debug(
+            "Piece of %d tokens: %.2f s audio in %.3f s [%s] %r",
+            tokens,
+            pcm_seconds(pcm),
+            elapsed,
+            boundary,
+            key[0],
+        )
         self.cache.put(key, pcm)
 
     async def _render_in_two(
