@@ -110,6 +110,13 @@ def test_may_saturate_knows_avx2s_pair_sums() -> None:
     assert not may_saturate(weights(0, 127, 127, 0))  # rows 1 and 2 are not summed together
     assert may_saturate(weights(0, 0, 120, 120, 0))  # an odd number of rows
     assert not may_saturate(weights(127))
+    # The kernel check's worst cases stay within what the rewrite allows (else a correct AVX2
+    # kernel would fail it) and reach its limit.
+    from wyoming_kokoro.cpu_model import _kernel_check_weights
+
+    check = _kernel_check_weights(np.random.default_rng(0))
+    assert not may_saturate(check)
+    assert may_saturate(np.vstack([np.zeros((1, check.shape[1]), np.int8), check]))  # pairs shifted
 
 
 def test_every_conv_becomes_a_matmul_and_nothing_else_changes(
