@@ -637,9 +637,9 @@ def test_ensure_builds_the_fused_model_without_exact_kernels_and_refuses_failed_
 def test_a_gemm_model_failing_its_checks_falls_back_to_the_fused_model(
     int8_model: Path, tmp_path: Path, voices: dict[str, npt.NDArray[np.float32]]
 ) -> None:
-    # A CPU that reports VNNI: where its kernels saturate (this one, if it has no VNNI) the kernel
-    # check fails, elsewhere the sound check (the gemm model made to saturate); the fused model is
-    # next best either way.
+    # A CPU that reports VNNI: where its kernels are not exact for the rewritten weights the kernel
+    # check fails, elsewhere (AVX2 and VNNI CPUs) the sound check (the gemm model made to
+    # saturate); the fused model is next best either way.
     def broken(path: Path) -> Any:
         return _Saturating(session(path)) if path.name == GEMM_MODEL_FILENAME else session(path)
 

@@ -370,11 +370,11 @@ class TextSegmenter:
                 continue
             word = _bare(complete[index - 1].group())
             following = _bare(complete[index].group())
-            if not word or word in _FUNCTION_WORDS or not following[:1].isalpha():
+            score = _phrase_score(word, following, _FUNCTION_WORDS, _CONJUNCTIONS)
+            if not word or score is None or not following[:1].isalpha():
                 continue
             if any(ch.isdigit() for ch in word) and not (min_score and following in _CONJUNCTIONS):
                 continue
-            score = 3 if following in _CONJUNCTIONS else 2 if following in _FUNCTION_WORDS else 1
             if best is None or score >= best[0]:
                 best = (score, index)
         if best is None or best[0] < min_score:
@@ -382,6 +382,17 @@ class TextSegmenter:
                 return None
             best = (0, self.first_max_words)
         return complete[best[1] - 1].end(), "word"
+
+
+def _phrase_score(
+    word: str, following: str, function_words: frozenset[str], conjunctions: frozenset[str]
+) -> int | None:
+    """How natural a cut between *word* and *following* is: 3 before a conjunction, 2 before
+    another function word, 1 after any content word; None right after a function word ("the |
+    lights"). The same for text and for phonemes, with their word lists."""
+    if word in function_words:
+        return None
+    return 3 if following in conjunctions else 2 if following in function_words else 1
 
 
 def _bare(word: str) -> str:
@@ -524,9 +535,8 @@ def split_phonemes(phonemes: str, max_tokens: int) -> tuple[str, str]:
 
 
 def _phrase_cut(window: str, max_tokens: int) -> int | None:
-    """The space to cut *window* at, scored as ``_content_word_cut`` scores text: best before a
-    conjunction, then before another function word, then after any content word; never right
-    after a function word. Only among cuts that keep at least half of *max_tokens* (a piece much
+    """The space to cut *window* at, scored as ``_content_word_cut`` scores text
+    (``_phrase_score``). Only among cuts that keep at least half of *max_tokens* (a piece much
     shorter than its budget costs another piece's overhead); None when none qualifies."""
     best: tuple[int, int] | None = None  # (score, cut)
     for space in re.finditer(r"\s+", window):
@@ -534,9 +544,9 @@ def _phrase_cut(window: str, max_tokens: int) -> int | None:
             continue
         before = _bare_phonemes(window[: space.start()].rsplit(" ", 1)[-1])
         after = _bare_phonemes(window[space.end() :].split(" ", 1)[0])
-        if before in _PHONEME_FUNCTION_WORDS:
+        score = _phrase_score(before, after, _PHONEME_FUNCTION_WORDS, _PHONEME_CONJUNCTIONS)
+        if score is None:
             continue
-        score = 3 if after in _PHONEME_CONJUNCTIONS else 2 if after in _PHONEME_FUNCTION_WORDS else 1
         if best is None or score >= best[0]:
             best = (score, space.end())
     return None if best is None else best[1]
