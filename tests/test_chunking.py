@@ -8,7 +8,14 @@ from collections import deque
 
 import pytest
 
-from wyoming_kokoro.chunking import PhonemeUnit, TextSegmenter, boundary_of, split_phonemes, take_piece
+from wyoming_kokoro.chunking import (
+    MIN_REST_TOKENS,
+    PhonemeUnit,
+    TextSegmenter,
+    boundary_of,
+    split_phonemes,
+    take_piece,
+)
 from wyoming_kokoro.normalize import normalize_text
 
 SPOKEN = functools.partial(normalize_text, language="en-us")
@@ -261,6 +268,24 @@ def test_take_piece_merges_ready_units_within_budget() -> None:
     piece = take_piece(units, 100)
     assert piece is not None and piece.phonemes.count(".") == 2 and piece.boundary == "sentence"
     assert len(units) == 1
+
+
+def test_a_budget_cut_leaves_no_scrap() -> None:
+    # "and the time is 7:05 AM." with 30 tokens to spare: cut at the last space, "AM." would be a
+    # piece of its own (seen in the benchmark); the cut moves earlier instead.
+    unit = "ænd ðə tˈIm ɪz sˈɛvən ˈO fˈIv ˌAˈɛm."
+    units = deque([PhonemeUnit(unit, "sentence")])
+    first = take_piece(units, 30)
+    assert first is not None and len(units) == 1
+    assert len(units[0].phonemes) >= MIN_REST_TOKENS
+    assert f"{first.phonemes} {units[0].phonemes}" == unit
+
+
+def test_a_unit_too_short_to_split_without_a_scrap_is_taken_whole() -> None:
+    unit = "ðə ɡˈɛɹɪʤ dˈɔɹ ɪz klˈOzd."  # 25 tokens: any cut leaves a piece under 15
+    units = deque([PhonemeUnit(unit, "sentence")])
+    piece = take_piece(units, 24)
+    assert piece is not None and piece.phonemes == unit and not units
 
 
 @pytest.mark.parametrize(

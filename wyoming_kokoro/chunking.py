@@ -27,6 +27,9 @@ Boundary = Literal["sentence", "clause", "word", "end"]
 
 #: Largest continuation piece: big enough for natural prosody, small enough to keep a stream agile.
 MAX_PIECE_TOKENS = 150
+#: Smallest rest a budget cut may leave of a segment (about 3 words): a word or two alone ("AM.")
+#: is spoken unnaturally slowly, and costs a whole piece's fixed work (its trimmed silence).
+MIN_REST_TOKENS = 15
 
 #: Words after which a period does not end a sentence.
 _ABBREVIATIONS = frozenset(
@@ -568,12 +571,16 @@ def take_piece(units: deque[PhonemeUnit], budget: int) -> PhonemeUnit | None:
     """Pop the next inference piece from ``units``: whole units while they fit in ``budget``.
 
     The first unit is always taken (split if it alone is over budget), so progress is guaranteed.
+    A split never leaves a scrap of fewer than ``MIN_REST_TOKENS`` for the next piece: the cut
+    moves earlier, and a unit too short to split so (under twice that) is taken whole: over a
+    continuation budget (24 tokens at least) by a few tokens, well within the scheduler's margin.
     """
     if not units:
         return None
     head = units.popleft()
-    if len(head.phonemes) > budget:
-        first, rest = split_phonemes(head.phonemes, budget)
+    limit = min(budget, len(head.phonemes) - MIN_REST_TOKENS)
+    if len(head.phonemes) > budget and limit >= MIN_REST_TOKENS:
+        first, rest = split_phonemes(head.phonemes, limit)
         units.appendleft(PhonemeUnit(rest, head.boundary))
         return PhonemeUnit(first, boundary_of(first))
     text, boundary = head.phonemes, head.boundary
