@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from wyoming_kokoro.audio import SAMPLE_RATE
-from wyoming_kokoro.engine import KokoroEngine, _run_session
+from wyoming_kokoro.engine import KokoroEngine, SpeedModel, _run_session
 from wyoming_kokoro.split_model import (
     MAX_JOIN_DB,
     OVERLAP_FRAMES,
@@ -135,6 +135,40 @@ async def test_a_long_first_piece_is_sent_in_two_parts(engine: KokoroEngine) -> 
     )
     # The two parts together are the clause (trimmed of its edges' silence), not a clause and a half.
     assert 0.8 * whole_engine_seconds < head.seconds + tail.seconds < whole_engine_seconds + 0.15
+
+
+async def test_the_cut_follows_the_decoders_measured_speed(engine: KokoroEngine) -> None:
+    """Where a first piece is cut comes from the time split decodes really take per frame (timed
+    at start and on every split piece), not from the overall real-time factor: that one spreads a
+    piece's fixed work over its audio and overstated the rest's decode by ~40 % on a 2-core CPU."""
+    text = "Today you used 12.4 kWh of electricity, which is less."
+    real = engine.speed_model
+    assert real.decode_per_frame is not None  # timed by the warm-up
+    first_words = {}
+    try:
+        for label, per_frame in [("fast", 0.0005), ("slow", 0.05)]:
+            # The same overall speed both times: only the decoder's figure differs.
+            engine.speed_model = SpeedModel(rtf=0.45, decode_per_frame=per_frame)
+            pieces = [p async for p in engine.synthesize(text)]
+            first_words[label] = len(pieces[0].phonemes.split())
+            measured = engine.speed_model.decode_per_frame
+            assert measured is not None and measured != per_frame  # learned from the decode
+    finally:
+        engine.speed_model = real
+    clause = len(engine.frontend.phonemize("Today you used 12.4 kWh of electricity,", "en-us").split())
+    assert first_words["slow"] == clause  # no cut keeps the rest ahead: sent whole
+    assert first_words["fast"] < clause / 2  # the earliest cut: a few words ahead
+
+
+def test_speed_model_decoder_figure() -> None:
+    speed = SpeedModel(rtf=0.48)
+    assert speed.seconds_per_frame() == pytest.approx(0.48 * SAMPLES_PER_FRAME / SAMPLE_RATE)
+    speed.update_decode(0, 1.0)  # nothing decoded: ignored
+    assert speed.decode_per_frame is None
+    speed.update_decode(100, 1.0)
+    assert speed.seconds_per_frame() == pytest.approx(0.01)  # the first measurement as it is
+    speed.update_decode(100, 2.0)
+    assert 0.01 < speed.seconds_per_frame() < 0.02  # then a moving average
 
 
 async def test_split_first_piece_off_sends_it_whole(engine: KokoroEngine) -> None:

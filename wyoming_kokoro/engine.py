@@ -104,6 +104,8 @@ _MAX_UNREAD = 2
 #: --clients 3`, two pairs: first audio p95 0.40 / 0.45 s three at once against 0.74 / 0.92 s one at a
 #: time, no stalls either way.
 CUDA_PARALLEL = 3
+#: Weight of the newest observation in the speed model's moving averages.
+_WEIGHT = 0.3
 #: A running continuation piece is stopped for a first piece only if it has at least this many
 #: seconds of inference left (and more than it has done, see ``_preempt_if_worth_it``).
 _MIN_PREEMPT_GAIN = 0.25
@@ -149,6 +151,11 @@ class SpeedModel:
     rtf: float = 0.7  # inference seconds per second of audio
     audio_per_token: float = 0.07  # seconds of audio per phoneme token
     overhead: float = 0.05  # fixed seconds per inference
+    #: Decoder seconds per frame, from the split model's own decodes (None until one is timed).
+    #: ``rtf`` is not this: it spreads each piece's fixed work (prosody, the trimmed silence) over
+    #: the audio kept, and overstated a first piece's rest by ~40 % on a 2-core CPU, so its first
+    #: words were longer (later) than they had to be.
+    decode_per_frame: float | None = None
 
     def estimate(self, tokens: int) -> float:
         """Expected inference seconds for a piece of ``tokens`` phonemes."""
@@ -157,9 +164,24 @@ class SpeedModel:
     def update(self, tokens: int, audio_seconds: float, inference_seconds: float) -> None:
         if tokens <= 0 or audio_seconds <= 0:
             return
-        weight = 0.3
-        self.rtf += weight * (inference_seconds / audio_seconds - self.rtf)
-        self.audio_per_token += weight * (audio_seconds / tokens - self.audio_per_token)
+        self.rtf += _WEIGHT * (inference_seconds / audio_seconds - self.rtf)
+        self.audio_per_token += _WEIGHT * (audio_seconds / tokens - self.audio_per_token)
+
+    def seconds_per_frame(self) -> float:
+        """Expected decoder seconds per frame (what ``plan_cut`` needs)."""
+        if self.decode_per_frame is None:
+            return self.rtf * SAMPLES_PER_FRAME / SAMPLE_RATE
+        return self.decode_per_frame
+
+    def update_decode(self, frames: int, seconds: float) -> None:
+        """A split model decode of *frames* took *seconds* (wall clock, as the reply waits)."""
+        if frames <= 0:
+            return
+        observed = seconds / frames
+        if self.decode_per_frame is None:
+            self.decode_per_frame = observed
+        else:
+            self.decode_per_frame += _WEIGHT * (observed - self.decode_per_frame)
 
 
 class PhraseCache:
@@ -695,8 +717,10 @@ class KokoroEngine:
             style = voice.table[length - 1].reshape(1, -1).astype(np.float32)
             prosody = self.split_model.prosody(ids[:length], style, 1.0, self.run_options())
             half = prosody.frames // 2
+            started = time.perf_counter()
             _, statistics = self.split_model.head(prosody, half, self.run_options())
             self.split_model.tail(prosody, half, statistics, self.run_options())
+            self.speed_model.update_decode(prosody.frames, time.perf_counter() - started)
 
     # -- requests ----------------------------------------------------------------------------
     def resolve_voice(self, voice: str | None = None, language: str | None = None) -> ResolvedVoice:
@@ -1007,20 +1031,24 @@ class KokoroEngine:
         prosody = await loop.run_in_executor(pool, split.prosody, ids, style, stream.speed, run_options)
         symbols = "".join(ch for ch in piece.phonemes if ch in self.frontend.vocab)[: len(ids)]
         speed = self.speed_model
-        seconds_per_frame = speed.rtf * SAMPLES_PER_FRAME / SAMPLE_RATE
-        cut = plan_cut(symbols, prosody.durations, seconds_per_frame, speed.overhead)
+        cut = plan_cut(symbols, prosody.durations, speed.seconds_per_frame(), speed.overhead)
         head_pcm, rest = b"", piece.phonemes
+        decoding = time.perf_counter()
         if cut is None:
             whole = functools.partial(_decode_whole, split, prosody, run_options)
             pcm = await loop.run_in_executor(pool, whole)
+            speed.update_decode(prosody.frames, time.perf_counter() - decoding)
         else:
             head = functools.partial(_decode_head, split, prosody, cut, run_options)
             head_pcm, overlap, statistics = await loop.run_in_executor(pool, head)
             words = piece.phonemes.split(" ")
             ahead(AudioPiece(head_pcm, " ".join(words[: cut.words])))
             rest = " ".join(words[cut.words :])
+            # The tail's own time, from when the head is out: what plan_cut predicts.
+            decoding = time.perf_counter()
             tail = functools.partial(_decode_tail, split, prosody, cut, overlap, statistics, run_options)
             pcm = await loop.run_in_executor(pool, tail)
+            speed.update_decode(prosody.frames - cut.frame + OVERLAP_FRAMES, time.perf_counter() - decoding)
             _LOGGER.debug(
                 "First piece of %d tokens sent in two: %.2f s + %.2f s of audio",
                 len(ids),
