@@ -1033,8 +1033,8 @@ class KokoroEngine:
         speed = self.speed_model
         cut = plan_cut(symbols, prosody.durations, speed.seconds_per_frame(), speed.overhead)
         head_pcm, rest = b"", piece.phonemes
-        decoding = time.perf_counter()
         if cut is None:
+            decoding = time.perf_counter()
             whole = functools.partial(_decode_whole, split, prosody, run_options)
             pcm = await loop.run_in_executor(pool, whole)
             speed.update_decode(prosody.frames, time.perf_counter() - decoding)
