@@ -104,6 +104,8 @@ _MAX_UNREAD = 2
 #: --clients 3`, two pairs: first audio p95 0.40 / 0.45 s three at once against 0.74 / 0.92 s one at a
 #: time, no stalls either way.
 CUDA_PARALLEL = 3
+#: Tokens of the piece the split model is warmed up and timed on: a typical first piece (25–70).
+_WARM_UP_FIRST_PIECE = 48
 #: Weight of the newest observation in the speed model's moving averages.
 _WEIGHT = 0.3
 #: A running continuation piece is stopped for a first piece only if it has at least this many
@@ -691,10 +693,11 @@ class KokoroEngine:
         """First calls are slow (spaCy, ONNX Runtime's kernel selection): pay that at start.
 
         The longest piece the scheduler makes (MAX_PIECE_TOKENS) also grows ONNX Runtime's memory
-        arena to its working size now, so memory in use is flat from the first request on (a
-        later rise would be a leak) and the first long reply does not pay for the allocation.
-        Its speed is where the speed model starts, so the first reply's pieces (and where its
-        first piece is cut) are sized for this machine rather than for a guess.
+        arena to most of its working size now, so the first long reply does not pay for the
+        allocation (the split model's parts, warmed up on a short first piece, may add to it
+        once, at the first long first piece: ~180 MB at 150 tokens). Its speed is where the speed
+        model starts, so the first reply's pieces (and where its first piece is cut) are sized for
+        this machine rather than for a guess.
         """
         phonemes = {
             language: self.frontend.phonemize("Hello, this is a test.", language)
@@ -712,15 +715,20 @@ class KokoroEngine:
         if seconds > 0:
             self.speed_model.rtf = max(0.0, elapsed - self.speed_model.overhead) / seconds
             self.speed_model.audio_per_token = seconds / len(ids[:MAX_PIECE_TOKENS])
-        if self.split_model is not None:  # only first pieces go through it: MAX_TOKENS at most
-            length = min(MAX_TOKENS, len(ids))
+        if self.split_model is not None:
+            # Only first pieces go through it, and they are mostly short: a first piece's size is
+            # enough (its decoder speed per frame is a long piece's, ±10 %). The first cut decode
+            # pays for the tail's first run, so the second is the one timed.
+            length = min(_WARM_UP_FIRST_PIECE, len(ids))
             style = voice.table[length - 1].reshape(1, -1).astype(np.float32)
             prosody = self.split_model.prosody(ids[:length], style, 1.0, self.run_options())
             half = prosody.frames // 2
-            started = time.perf_counter()
-            _, statistics = self.split_model.head(prosody, half, self.run_options())
-            self.split_model.tail(prosody, half, statistics, self.run_options())
-            self.speed_model.update_decode(prosody.frames, time.perf_counter() - started)
+            for _ in range(2):
+                started = time.perf_counter()
+                _, statistics = self.split_model.head(prosody, half, self.run_options())
+                self.split_model.tail(prosody, half, statistics, self.run_options())
+                elapsed = time.perf_counter() - started
+            self.speed_model.update_decode(prosody.frames, elapsed)
 
     # -- requests ----------------------------------------------------------------------------
     def resolve_voice(self, voice: str | None = None, language: str | None = None) -> ResolvedVoice:
