@@ -22,6 +22,7 @@ from polling import eventually
 
 from wyoming_kokoro.audio import SAMPLE_RATE
 from wyoming_kokoro.chunking import PhonemeUnit, TextSegmenter
+from wyoming_kokoro.config import Config
 from wyoming_kokoro.engine import (
     AudioPiece,
     KokoroEngine,
@@ -83,6 +84,35 @@ async def test_language_only_request_uses_the_configured_voice(engine: KokoroEng
     stream = engine.open_stream(language="en-GB")
     assert stream.voice.key == engine.config.language_voices["en-gb"]
     stream.cancel()
+
+
+def test_the_text_front_end_loads_while_the_split_model_is_built(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Start-up: spaCy and the other G2Ps (seconds of Python) load beside the split model's
+    sessions and check (ONNX Runtime). Each waits at a barrier for the other to have started, so
+    loading them one after the other breaks the barrier and the load fails."""
+    import wyoming_kokoro.engine as engine_module
+
+    both_started = threading.Barrier(2, timeout=60)
+    real_frontend, real_split = engine_module.TextFrontend, engine_module._split_model_for
+
+    def frontend() -> object:
+        both_started.wait()
+        return real_frontend()
+
+    def split_model(*args: object) -> object:
+        both_started.wait()
+        return real_split(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine_module, "TextFrontend", frontend)
+    monkeypatch.setattr(engine_module, "_split_model_for", split_model)
+    loaded = KokoroEngine.load(config)
+    try:
+        assert loaded.split_model is not None
+        assert {"en-us", "en-gb"} <= loaded.frontend.languages
+    finally:
+        loaded.shutdown()
 
 
 def test_bad_requests_raise_clear_errors(engine: KokoroEngine) -> None:
