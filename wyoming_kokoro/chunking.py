@@ -27,6 +27,8 @@ Boundary = Literal["sentence", "clause", "word", "end"]
 
 #: Largest continuation piece: big enough for natural prosody, small enough to keep a stream agile.
 MAX_PIECE_TOKENS = 150
+#: Smallest continuation budget (about 3–4 words): smaller pieces sound rushed and cost overhead.
+MIN_BUDGET_TOKENS = 24
 #: Smallest rest a budget cut may leave of a segment (about 3 words): a word or two alone ("AM.")
 #: is spoken unnaturally slowly, and costs a whole piece's fixed work (its trimmed silence).
 MIN_REST_TOKENS = 15
@@ -573,7 +575,8 @@ def take_piece(units: deque[PhonemeUnit], budget: int) -> PhonemeUnit | None:
     The first unit is always taken (split if it alone is over budget), so progress is guaranteed.
     A split never leaves a scrap of fewer than ``MIN_REST_TOKENS`` for the next piece: the cut
     moves earlier, and a unit too short to split so (under twice that) is taken whole: over a
-    continuation budget (24 tokens at least) by a few tokens, well within the scheduler's margin.
+    continuation budget (``MIN_BUDGET_TOKENS`` at least) by a few tokens, well within the
+    scheduler's margin.
     """
     if not units:
         return None

@@ -59,7 +59,15 @@ import numpy.typing as npt
 
 from . import assets
 from .audio import PAUSE_SECONDS, SAMPLE_RATE, crossfade, pause_pcm, pcm_seconds, shape_piece, to_pcm16
-from .chunking import MAX_PIECE_TOKENS, Boundary, PhonemeUnit, Segment, TextSegmenter, take_piece
+from .chunking import (
+    MAX_PIECE_TOKENS,
+    MIN_BUDGET_TOKENS,
+    Boundary,
+    PhonemeUnit,
+    Segment,
+    TextSegmenter,
+    take_piece,
+)
 from .config import Config
 from .frontend import MAX_TOKENS, TextFrontend
 from .normalize import normalize_text
@@ -94,8 +102,6 @@ _LOGGER = logging.getLogger(__name__)
 
 #: Share of the buffered audio a continuation piece may take to synthesize (the rest is margin).
 _SAFETY = 0.8
-#: Smallest continuation piece (about 3–4 words): smaller pieces sound rushed and cost overhead.
-_MIN_BUDGET = 24
 #: Pieces a stream may have synthesized but not yet taken by its consumer.
 _MAX_UNREAD = 2
 #: Inferences run at once on a GPU. On the CPU one at a time is best (all cores on one piece; see the
@@ -435,7 +441,7 @@ class SynthesisStream:
         # Other replies with work share the one session: each gets a share of its speed.
         sharing = max(1, sum(1 for s in self._engine._streams if s.units or s.in_flight))
         tokens = (buffered * _SAFETY / sharing - speed.overhead) / (speed.rtf * speed.audio_per_token)
-        return max(_MIN_BUDGET, min(MAX_PIECE_TOKENS, int(tokens)))
+        return max(MIN_BUDGET_TOKENS, min(MAX_PIECE_TOKENS, int(tokens)))
 
     def complete(self, unit: PhonemeUnit, piece: AudioPiece, *, more: bool = False) -> None:
         """*unit*'s audio is made: it goes to the consumer, unless *unit* is a guess not yet
