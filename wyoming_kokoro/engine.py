@@ -729,18 +729,17 @@ class KokoroEngine:
             self.speed_model.audio_per_token = seconds / len(ids[:MAX_PIECE_TOKENS])
         if self.split_model is not None:
             # Only first pieces go through it, and they are mostly short: a first piece's size is
-            # enough (its decoder speed per frame is a long piece's, ±10 %). The first cut decode
-            # pays for the tail's first run, so the second is the one timed.
+            # enough (its decoder speed per frame is a long piece's, ±10 %), and timed at this size
+            # it is the warm speed (the same on a second run), where a first run on the longest
+            # piece pays for the memory it needs and comes out slower.
             length = min(_WARM_UP_FIRST_PIECE, len(ids))
             style = voice.table[length - 1].reshape(1, -1).astype(np.float32)
             prosody = self.split_model.prosody(ids[:length], style, 1.0, self.run_options())
             half = prosody.frames // 2
-            for _ in range(2):
-                started = time.perf_counter()
-                _, statistics = self.split_model.head(prosody, half, self.run_options())
-                self.split_model.tail(prosody, half, statistics, self.run_options())
-                elapsed = time.perf_counter() - started
-            self.speed_model.update_decode(prosody.frames, elapsed)
+            started = time.perf_counter()
+            _, statistics = self.split_model.head(prosody, half, self.run_options())
+            self.split_model.tail(prosody, half, statistics, self.run_options())
+            self.speed_model.update_decode(prosody.frames, time.perf_counter() - started)
 
     # -- requests ----------------------------------------------------------------------------
     def resolve_voice(self, voice: str | None = None, language: str | None = None) -> ResolvedVoice:
