@@ -3,7 +3,11 @@ level and phase at the seam, where a piece is cut, and the engine sending a firs
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import numpy.typing as npt
@@ -12,7 +16,9 @@ import pytest
 from onnx import TensorProto, helper
 
 from wyoming_kokoro.audio import SAMPLE_RATE
-from wyoming_kokoro.engine import KokoroEngine, SpeedModel, _run_session
+from wyoming_kokoro.chunking import TextSegmenter
+from wyoming_kokoro.engine import AudioPiece, KokoroEngine, SpeedModel, SynthesisStream, _run_session
+from wyoming_kokoro.normalize import normalize_text
 from wyoming_kokoro.split_model import (
     MAX_JOIN_DB,
     OVERLAP_FRAMES,
@@ -102,6 +108,9 @@ def test_a_piece_is_cut_between_words_as_early_as_keeps_the_rest_ahead() -> None
     assert plan_cut("abcdefgh", np.full(10, 10), 0.0, 0.0) is None
     # A gap so early that the tail, which starts OVERLAP_FRAMES before it, would start before frame 0.
     assert plan_cut("a b cd", np.array([1, 2, 2, 2, 2, 20, 20, 1]), 0.0, 0.0) == Cut(8, 2)
+    # Other replies' first words to go before the rest: the first words must play longer.
+    assert plan_cut(symbols, durations, 0.0, 0.0, wait=0.5) == Cut(50, 2)  # 0.5 s > 80 % of 0.5 s
+    assert plan_cut(symbols, durations, 0.0, 0.0, wait=1.0) is None  # more than 80 % of 1.1 s
 
 
 def test_a_model_without_the_exports_layout_is_not_cut(tmp_path: Path) -> None:
@@ -158,6 +167,84 @@ async def test_the_cut_follows_the_decoders_measured_speed(engine: KokoroEngine)
     clause = len(engine.frontend.phonemize("Today you used 12.4 kWh of electricity,", "en-us").split())
     assert first_words["slow"] == clause  # no cut keeps the rest ahead: sent whole
     assert first_words["fast"] < clause / 2  # the earliest cut: a few words ahead
+
+
+class FrozenSpeed(SpeedModel):
+    """A speed model that learns nothing: where pieces are cut, and what goes first, then does not
+    depend on how fast the host is."""
+
+    def update(self, tokens: int, audio_seconds: float, inference_seconds: float) -> None:
+        pass
+
+    def update_decode(self, frames: int, seconds: float) -> None:
+        pass
+
+    def update_first_words(self, seconds: float) -> None:
+        pass
+
+
+async def test_replies_asked_at_once_get_their_first_words_before_a_rest_that_can_wait(
+    engine: KokoroEngine,
+) -> None:
+    """Three replies asked at once used to get their first audio one whole first piece after
+    another; now the first one's first piece is cut so that its rest can wait for the next one's
+    first words, which go out before that rest."""
+    texts = [
+        "Today you used 12.4 kWh of electricity, which is less than yesterday.",
+        "The washing machine finished at 2:15 PM, and the dryer still needs about 35 minutes.",
+        "Currently it's 18°C and partly cloudy in Berlin, with winds of 12 km/h.",
+    ]
+    arrivals: list[tuple[int, int]] = []  # (reply, piece) as they reach their consumers
+    replies: list[list[AudioPiece]] = [[], [], []]
+
+    async def read(reply: int, stream: SynthesisStream) -> None:
+        async for piece in stream:
+            arrivals.append((reply, len(replies[reply])))
+            replies[reply].append(piece)
+
+    real = engine.speed_model
+    engine.speed_model = FrozenSpeed(rtf=0.3, decode_per_frame=0.002, first_words=0.3)
+    try:
+        streams = [engine.open_stream() for _ in texts]
+        for stream, text in zip(streams, texts, strict=True):
+            stream.feed(text)
+            stream.close()
+        await asyncio.gather(*(read(n, stream) for n, stream in enumerate(streams)))
+    finally:
+        engine.speed_model = real
+    first_clause = engine.frontend.phonemize("Today you used 12.4 kWh of electricity,", "en-us")
+    assert len(replies[0][0].phonemes.split()) < len(first_clause.split())  # sent in two
+    assert arrivals.index((1, 0)) < arrivals.index((0, 1))  # the second reply's words first
+    for reply, text in zip(replies, texts, strict=True):  # and nothing lost or repeated
+        segmenter = TextSegmenter(spoken=functools.partial(normalize_text, language="en-us"))
+        segments = [*segmenter.feed(text), *segmenter.flush()]
+        expected = " ".join(engine.frontend.phonemize(s.text, "en-us") for s in segments)
+        assert " ".join(p.phonemes for p in reply).split() == expected.split()
+
+
+def test_a_rest_goes_before_other_first_words_only_when_it_cannot_wait_for_them() -> None:
+    speed = SpeedModel(overhead=0.05, decode_per_frame=0.005, first_words=0.3)  # a 40-frame rest: 0.25 s
+    engine = SimpleNamespace(speed_model=speed)
+    engine._rest_seconds = functools.partial(KokoroEngine._rest_seconds, engine)  # type: ignore[arg-type]
+    now = time.monotonic()
+    first = SimpleNamespace(awaits_first_words=True, rest=None, priority=(0, now), deadline=now)
+
+    def resting(plays_for: float) -> SimpleNamespace:
+        """A reply whose first words play for *plays_for* more seconds, with a 40-frame rest."""
+        deadline = now + plays_for
+        rest = SimpleNamespace(frames=40)
+        return SimpleNamespace(awaits_first_words=False, rest=rest, priority=(1, deadline), deadline=deadline)
+
+    def pick(*ready: SimpleNamespace) -> SimpleNamespace:
+        return KokoroEngine._pick(engine, list(ready))  # type: ignore[arg-type, return-value]
+
+    assert pick(resting(2.0), first) is first  # 0.3 + 0.25 s well within 80 % of 2 s
+    tight = resting(0.6)  # 0.55 s > 80 % of 0.6 s: the rest first
+    assert pick(tight, first) is tight
+    sooner, later = resting(0.9), resting(0.95)
+    assert pick(sooner, first) is first and pick(later, first) is first  # each could wait alone
+    assert pick(later, sooner, first) is sooner  # not both: the sooner due first
+    assert pick(sooner) is sooner  # nobody waiting for first words
 
 
 def test_speed_model_decoder_figure() -> None:

@@ -398,14 +398,19 @@ def join_level(overlap: npt.NDArray[np.float32], tail: npt.NDArray[np.float32]) 
 
 
 def plan_cut(
-    symbols: str, durations: npt.NDArray[np.int64], seconds_per_frame: float, overhead: float
+    symbols: str,
+    durations: npt.NDArray[np.int64],
+    seconds_per_frame: float,
+    overhead: float,
+    wait: float = 0.0,
 ) -> Cut | None:
     """The earliest cut that keeps the rest ahead of playback, or None (send the piece whole).
 
     Cuts are in the gap between two words (the middle of a space's frames), where the crossfade is
     quietest. A cut qualifies when the rest (from the overlap on) is estimated to decode, at
-    *seconds_per_frame* of inference per frame plus *overhead*, within 80 % of the time the head
-    plays (from its first phoneme), and when it saves a quarter of the piece at least.
+    *seconds_per_frame* of inference per frame plus *overhead*, after *wait* seconds of other
+    work that goes first (other replies' first words), within 80 % of the time the head plays
+    (from its first phoneme), and when it saves a quarter of the piece at least.
     *symbols*: the piece's phonemes as tokenized (one per token); *durations*: frames per token,
     with the two pads.
     """
@@ -421,7 +426,7 @@ def plan_cut(
             words += 1
             continue
         plays = (cut - CROSSFADE_FRAMES // 2 - lead) * SAMPLES_PER_FRAME / SAMPLE_RATE
-        rest = overhead + seconds_per_frame * (frames - cut + OVERLAP_FRAMES)
+        rest = wait + overhead + seconds_per_frame * (frames - cut + OVERLAP_FRAMES)
         if cut + OVERLAP_FRAMES > 0.75 * frames:
             return None
         if rest <= 0.8 * plays:
