@@ -187,8 +187,8 @@ async def test_replies_asked_at_once_get_their_first_words_before_a_rest_that_ca
     engine: KokoroEngine,
 ) -> None:
     """Three replies asked at once used to get their first audio one whole first piece after
-    another; now the first one's first piece is cut so that its rest can wait for the next one's
-    first words, which go out before that rest."""
+    another; now the first one's first piece is cut so that its rest can wait for the others'
+    first words, and the next one's go out before that rest."""
     texts = [
         "Today you used 12.4 kWh of electricity, which is less than yesterday.",
         "The washing machine finished at 2:15 PM, and the dryer still needs about 35 minutes.",
