@@ -434,6 +434,7 @@ def test_a_running_piece_is_stopped_only_when_that_is_worth_it() -> None:
     waiting = SimpleNamespace(
         ready=True,
         first_audio_at=None,
+        awaits_first_words=True,
         priority=(0, 0.0),
         units=deque([PhonemeUnit("x" * 20, "sentence")]),
         next_budget=lambda: 20,  # its first piece: the 20-token unit whole
@@ -458,7 +459,18 @@ def test_a_running_piece_is_stopped_only_when_that_is_worth_it() -> None:
     assert not stopped(150, 0.2, 4.0)  # its reply's audio would run out before it is made again
     assert not stopped(10, 0.05, 10.0)  # nearly done anyway
     assert not stopped(150, 0.2, 10.0, first=True)  # a first piece is never stopped
-    waiting.first_audio_at = 1.0  # no reply is waiting for its first audio
+    # A reply whose first words are made and held (a guess not yet confirmed), with its rest to
+    # go: it has no first piece to take, and nothing is stopped for it.
+    held = SimpleNamespace(
+        ready=True, first_audio_at=None, awaits_first_words=False, units=deque(), priority=(0, -1.0)
+    )
+    held.next_budget = lambda: len(held.units[0].phonemes)
+    engine._streams.insert(0, held)
+    assert stopped(150, 0.2, 10.0)  # for the reply waiting for its first piece
+    engine._streams.remove(waiting)
+    assert not stopped(150, 0.2, 10.0)  # but not for the held one alone
+    engine._streams.append(waiting)
+    waiting.first_audio_at, waiting.awaits_first_words = 1.0, False  # nobody waits for first audio
     assert not stopped(150, 0.2, 10.0)
 
 

@@ -980,7 +980,9 @@ class KokoroEngine:
         """
         if job.first or job.rest is not None or job.run_options.terminate:
             return
-        waiting = [s for s in self._streams if s.ready and s.first_audio_at is None]
+        # Not a rest whose first words are held (a guess not yet confirmed): it has no piece to
+        # take, and it is not stopped for.
+        waiting = [s for s in self._streams if s.awaits_first_words]
         if not waiting:
             return
         now = time.monotonic()
@@ -1137,6 +1139,9 @@ class KokoroEngine:
         head_pcm, overlap, statistics = await loop.run_in_executor(pool, head)
         spent = time.perf_counter() - started
         speed.update_first_words(spent)
+        if stream.dropped(piece):  # a wrong guess, found out while its first words were made
+            stream.discard(piece)
+            return None
         words = piece.phonemes.split(" ")
         if not stream.cancelled:
             stream.rest = _Rest(
