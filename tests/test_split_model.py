@@ -225,7 +225,6 @@ async def test_replies_asked_at_once_get_their_first_words_before_a_rest_that_ca
 def test_a_rest_goes_before_other_first_words_only_when_it_cannot_wait_for_them() -> None:
     speed = SpeedModel(overhead=0.05, decode_per_frame=0.005, first_words=0.3)  # a 40-frame rest: 0.25 s
     engine = SimpleNamespace(speed_model=speed)
-    engine._rest_seconds = functools.partial(KokoroEngine._rest_seconds, engine)  # type: ignore[arg-type]
     now = time.monotonic()
     first = SimpleNamespace(awaits_first_words=True, rest=None, priority=(0, now), deadline=now)
 

@@ -198,6 +198,10 @@ class SpeedModel:
         else:
             self.decode_per_frame += _WEIGHT * (observed - self.decode_per_frame)
 
+    def decode_seconds(self, frames: int) -> float:
+        """Expected seconds to decode *frames* of a piece whose prosody is made (a rest)."""
+        return self.overhead + self.seconds_per_frame() * frames
+
     def update_first_words(self, seconds: float) -> None:
         self.first_words += _WEIGHT * (seconds - self.first_words)
 
@@ -918,17 +922,13 @@ class KokoroEngine:
             return stream
         rests = sorted((s for s in ready if s.rest is not None), key=lambda s: s.deadline)
         now = time.monotonic()
-        done = now + self.speed_model.first_words
+        needed = self.speed_model.first_words  # seconds from now until each rest is made
         for waiting in rests:
             assert waiting.rest is not None
-            done += self._rest_seconds(waiting.rest)
-            if done - now > (waiting.deadline - now) * _SAFETY:
+            needed += self.speed_model.decode_seconds(waiting.rest.frames)
+            if needed > (waiting.deadline - now) * _SAFETY:
                 return rests[0]
         return stream
-
-    def _rest_seconds(self, rest: _Rest) -> float:
-        """Expected seconds to decode *rest*."""
-        return self.speed_model.overhead + self.speed_model.seconds_per_frame() * rest.frames
 
     def _work_before_rest(self, stream: SynthesisStream) -> float:
         """Seconds of other replies' work expected to run before *stream*'s rest, were its first
@@ -945,14 +945,15 @@ class KokoroEngine:
         """
         others = [s for s in self._streams if s is not stream]
         words = sum(1 for s in others if s.awaits_first_words) * self.speed_model.first_words
-        return words + sum(self._rest_seconds(s.rest) for s in others if s.rest is not None)
+        speed = self.speed_model
+        return words + sum(speed.decode_seconds(s.rest.frames) for s in others if s.rest is not None)
 
     def _serve_cached_first_pieces(self) -> None:
         """A reply whose first piece is in the phrase cache gets it now, even while an inference
         runs: a repeated confirmation needs no inference, so it neither waits for one nor has one
         stopped for it."""
         for stream in list(self._streams):  # a reply spoken whole from the cache leaves the list
-            if not stream.awaits_first_words or not stream.units:
+            if not stream.awaits_first_words:
                 continue
             phonemes = stream.units[0].phonemes
             if len(phonemes) > MAX_TOKENS:
@@ -1131,9 +1132,10 @@ class KokoroEngine:
             decoding = time.perf_counter()
             whole = functools.partial(_decode_whole, split, prosody, run_options)
             pcm = await loop.run_in_executor(pool, whole)
-            speed.update_decode(prosody.frames, time.perf_counter() - decoding)
-            speed.update_first_words(time.perf_counter() - started)
-            self._record(key, len(ids), pcm, time.perf_counter() - started, piece.boundary)
+            done = time.perf_counter()
+            speed.update_decode(prosody.frames, done - decoding)
+            speed.update_first_words(done - started)
+            self._record(key, len(ids), pcm, done - started, piece.boundary)
             return AudioPiece(pcm, piece.phonemes)
         head = functools.partial(_decode_head, split, prosody, cut, run_options)
         head_pcm, overlap, statistics = await loop.run_in_executor(pool, head)
