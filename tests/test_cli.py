@@ -140,6 +140,25 @@ def test_debug_logging_reports_provider_and_node_placement(tmp_path: Path, confi
     assert re.search(placement, result.stderr)
 
 
+def test_espeak_language_switch_warnings_stay_out_of_the_log(tmp_path: Path, config: Config) -> None:
+    """phonemizer warns about language switches (English words in French text) on every espeak
+    call and on every espeak backend misaki makes at start-up: noise in a Home Assistant log,
+    nothing a user can act on. Even at debug level they are kept out."""
+    result = run_cli(
+        "synth",
+        "Le weekend, je regarde Netflix.",
+        "--voice",
+        "ff_siwis",
+        "-o",
+        str(tmp_path / "fr.wav"),
+        "--debug",
+        cache_dir=config.resolved_cache_dir(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Using CPU" in result.stderr  # the log is there
+    assert "phonemizer" not in result.stderr
+
+
 def test_serve_flags_become_config_overrides() -> None:
     from wyoming_kokoro.__main__ import _build_parser, _overrides
 

@@ -132,8 +132,11 @@ def _setup_logging(level: str) -> None:
         level=getattr(logging, level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # phonemizer warns on every espeak call about things that do not affect Kokoro.
-    logging.getLogger("phonemizer").setLevel(logging.ERROR)
+    # phonemizer warns on every espeak call about things that do not affect Kokoro (language
+    # switches in French or Hindi text with English words). A level would not hold: phonemizer
+    # sets its logger back to WARNING each time misaki makes an espeak backend (at start-up, for
+    # every language); a filter stays.
+    logging.getLogger("phonemizer").addFilter(lambda record: record.levelno >= logging.ERROR)
 
 
 def _load_engine(config: Config) -> Any:
