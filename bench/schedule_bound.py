@@ -47,6 +47,7 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
+from latency import DEFAULT_TEXTS, FALLBACK_TEXTS  # the latency benchmark's replies, in its order
 
 from wyoming_kokoro.config import load_config
 from wyoming_kokoro.engine import KokoroEngine
@@ -59,9 +60,6 @@ from wyoming_kokoro.split_model import (
     SplitModel,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_TEXTS = REPO.parent / "shared" / "texts" / "ha_replies.txt"
-FALLBACK_TEXTS = Path(__file__).with_name("ha_replies.txt")
 FRAME_SECONDS = SAMPLES_PER_FRAME / SAMPLE_RATE
 DECODE_SIZES = (16, 32, 48, 64)
 
