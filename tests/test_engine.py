@@ -21,7 +21,7 @@ import pytest
 from polling import eventually
 
 from wyoming_kokoro.audio import SAMPLE_RATE
-from wyoming_kokoro.chunking import PhonemeUnit, TextSegmenter
+from wyoming_kokoro.chunking import MAX_PIECE_TOKENS, PhonemeUnit, TextSegmenter
 from wyoming_kokoro.config import Config
 from wyoming_kokoro.engine import (
     AudioPiece,
@@ -472,6 +472,51 @@ def test_a_running_piece_is_stopped_only_when_that_is_worth_it() -> None:
     engine._streams.append(waiting)
     waiting.first_audio_at, waiting.awaits_first_words = 1.0, False  # nobody waits for first audio
     assert not stopped(150, 0.2, 10.0)
+
+
+def test_a_continuation_piece_can_be_stopped_for_a_reply_asked_while_it_is_made() -> None:
+    """A continuation as long as its reply's buffered audio allows could not be stopped for a
+    reply asked meanwhile (its reply could not afford that piece again after the other's first
+    piece), which then waited for all of it: "It is 9:45 PM." 1.9 s behind a morning briefing's
+    sentence. Now a piece longer than _UNSTOPPABLE_SECONDS stays stoppable in its first half."""
+    speed = SpeedModel(rtf=0.3, audio_per_token=0.07, overhead=0.05)  # 48 tokens ≈ 1.06 s
+    asked = SimpleNamespace(awaits_first_words=True, priority=(0, 0.0), next_budget=lambda: 48)
+    replying = SimpleNamespace(
+        units=deque(["more text"]), in_flight=False, rest=None, awaits_first_words=False
+    )
+    engine = SimpleNamespace(_streams=[replying], speed_model=speed)
+
+    def budget(buffered: float) -> int:
+        replying.tokens_done, replying.first_audio_at, replying.audio_seconds = 30, time.monotonic(), buffered
+        replying._engine = engine
+        return SynthesisStream.next_budget(replying)  # type: ignore[arg-type]
+
+    def stopped(tokens: int, elapsed: float, buffered: float) -> bool:
+        """Whether a piece of *tokens*, *elapsed* seconds in, is stopped for *asked*."""
+        now = time.monotonic()
+        job = _Job(
+            SimpleNamespace(deadline=now + buffered - elapsed),
+            PhonemeUnit("x" * tokens, "sentence"),
+            first=False,
+            started=now - elapsed,
+            run_options=ort.RunOptions(),
+        )  # type: ignore[arg-type]
+        engine._streams.append(asked)
+        try:
+            KokoroEngine._preempt_if_worth_it(engine, job)  # type: ignore[arg-type]
+        finally:
+            engine._streams.remove(asked)
+        return bool(job.run_options.terminate)
+
+    for buffered in (3.5, 4.0, 5.0, 8.0):
+        tokens = budget(buffered)
+        seconds = speed.estimate(tokens)
+        assert seconds > 1.0  # longer than _UNSTOPPABLE_SECONDS: (asked in its last half, it is
+        for share in (0.05, 0.25, 0.45):  # finished first: cheaper than making it again)
+            assert stopped(tokens, share * seconds, buffered), (buffered, tokens, share)
+    assert speed.estimate(budget(2.5)) <= 1.0  # one that could not be stopped is short
+    assert budget(1.2) == int((1.2 * 0.8 - 0.05) / (0.3 * 0.07))  # a short piece is not cut shorter
+    assert budget(20.0) == MAX_PIECE_TOKENS  # and with audio enough, the longest piece is stoppable
 
 
 def test_release_memory_gives_the_arena_back_after_each_inference(engine: KokoroEngine) -> None:

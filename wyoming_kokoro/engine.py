@@ -19,7 +19,9 @@ Why it is built this way (numbers from the 2-core CPU this project targets):
   0.49–1.86 s, median 0.99 (alone 0.55), against 0.78–3.06 s, median 1.38 (alone 0.65–0.68)
   without it; the briefing did not stall either way. Running the two side by side instead was
   tried: the short reply got its audio after 0.94 s where it took 0.49 s alone, and ONNX
-  Runtime's memory arena grew by up to 200 MB to hold two inferences at once.
+  Runtime's memory arena grew by up to 200 MB to hold two inferences at once. Early in a long
+  reply its audio could not afford that for a piece as long as it allowed, so a continuation is
+  sized to stay stoppable (``SynthesisStream.next_budget``).
 * A first piece is sent in two parts on the CPU when that gets its first words out sooner and the
   rest decodes before they have played (``split_model.py``): its whole prosody is predicted
   first, the frames of its first words are decoded and sent, and the rest is decoded while they
@@ -113,13 +115,17 @@ _MAX_UNREAD = 2
 #: --clients 3`, two pairs: first audio p95 0.40 / 0.45 s three at once against 0.74 / 0.92 s one at a
 #: time, no stalls either way.
 CUDA_PARALLEL = 3
-#: Tokens of the piece the split model is warmed up and timed on: a typical first piece (25–70).
-_WARM_UP_FIRST_PIECE = 48
+#: Tokens of a typical first piece (25–70): the split model is warmed up and timed on one, and a
+#: continuation piece leaves room to be stopped for one (see ``SynthesisStream.next_budget``).
+_TYPICAL_FIRST_PIECE = 48
 #: Weight of the newest observation in the speed model's moving averages.
 _WEIGHT = 0.3
 #: A running continuation piece is stopped for a first piece only if it has at least this many
 #: seconds of inference left (and more than it has done, see ``_preempt_if_worth_it``).
 _MIN_PREEMPT_GAIN = 0.25
+#: Seconds of inference a continuation piece may take even when it could not be stopped for a
+#: reply asked meanwhile, which may then wait about that long (see ``SynthesisStream.next_budget``).
+_UNSTOPPABLE_SECONDS = 1.0
 
 
 class EngineError(RuntimeError):
@@ -456,7 +462,8 @@ class SynthesisStream:
     def next_budget(self) -> int:
         """Tokens for this reply's next piece: the first segment whole; after that as much as can
         be synthesized before the audio already sent runs out, at the speed the engine has
-        actually been running (so a slow CPU gets smaller pieces instead of stalls)."""
+        actually been running (so a slow CPU gets smaller pieces instead of stalls), but no more
+        than can still be stopped for another reply's first piece (see below)."""
         if self.tokens_done == 0:
             return min(len(self.units[0].phonemes), MAX_TOKENS)
         assert self.first_audio_at is not None
@@ -464,7 +471,16 @@ class SynthesisStream:
         speed = self._engine.speed_model
         # Other replies with work share the one session: each gets a share of its speed.
         sharing = max(1, sum(1 for s in self._engine._streams if s.units or s.in_flight or s.rest))
-        tokens = (buffered * _SAFETY / sharing - speed.overhead) / (speed.rtf * speed.audio_per_token)
+        seconds = buffered * _SAFETY / sharing
+        # A reply asked while this piece is made waits for it, unless the piece is stopped and
+        # made again after that reply's first piece: only in its first half, and only while this
+        # reply's audio lasts for both (``_preempt_if_worth_it``). A piece as long as the audio
+        # allows could not be stopped (the morning briefing's 123-token sentence, ~1.9 s here,
+        # kept "It is 9:45 PM." asked 0.25 s into it waiting 1.9 s); so one longer than
+        # _UNSTOPPABLE_SECONDS is no longer than would leave it stoppable for its first half.
+        stoppable = (buffered * _SAFETY - speed.estimate(_TYPICAL_FIRST_PIECE)) / (1 + _SAFETY / 2)
+        seconds = min(seconds, max(_UNSTOPPABLE_SECONDS, stoppable))
+        tokens = (seconds - speed.overhead) / (speed.rtf * speed.audio_per_token)
         return max(MIN_BUDGET_TOKENS, min(MAX_PIECE_TOKENS, int(tokens)))
 
     def complete(self, unit: PhonemeUnit, piece: AudioPiece, *, more: bool = False) -> None:
@@ -757,7 +773,7 @@ class KokoroEngine:
             # enough (its decoder speed per frame is a long piece's, ±10 %), and timed at this size
             # it is the warm speed (the same on a second run), where a first run on the longest
             # piece pays for the memory it needs and comes out slower.
-            length = min(_WARM_UP_FIRST_PIECE, len(ids))
+            length = min(_TYPICAL_FIRST_PIECE, len(ids))
             style = voice.table[length - 1].reshape(1, -1).astype(np.float32)
             started = time.perf_counter()
             prosody = self.split_model.prosody(ids[:length], style, 1.0, self.run_options())
