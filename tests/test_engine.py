@@ -478,7 +478,7 @@ def test_a_continuation_piece_can_be_stopped_for_a_reply_asked_while_it_is_made(
     """A continuation as long as its reply's buffered audio allows could not be stopped for a
     reply asked meanwhile (its reply could not afford that piece again after the other's first
     piece), which then waited for all of it: "It is 9:45 PM." 1.9 s behind a morning briefing's
-    sentence. Now a piece longer than _UNSTOPPABLE_SECONDS stays stoppable in its first half."""
+    sentence. Now a piece longer than _SHORTEST_STOPPABLE stays stoppable in its first half."""
     speed = SpeedModel(rtf=0.3, audio_per_token=0.07, overhead=0.05)  # 48 tokens ≈ 1.06 s
     asked = SimpleNamespace(awaits_first_words=True, priority=(0, 0.0), next_budget=lambda: 48)
     replying = SimpleNamespace(
@@ -508,13 +508,13 @@ def test_a_continuation_piece_can_be_stopped_for_a_reply_asked_while_it_is_made(
             engine._streams.remove(asked)
         return bool(job.run_options.terminate)
 
-    for buffered in (3.5, 4.0, 5.0, 8.0):
+    for buffered in (5.0, 6.0, 8.0):
         tokens = budget(buffered)
         seconds = speed.estimate(tokens)
-        assert seconds > 1.0  # longer than _UNSTOPPABLE_SECONDS: (asked in its last half, it is
+        assert tokens > 75  # longer than _SHORTEST_STOPPABLE: (asked in its last half, it is
         for share in (0.05, 0.25, 0.45):  # finished first: cheaper than making it again)
             assert stopped(tokens, share * seconds, buffered), (buffered, tokens, share)
-    assert speed.estimate(budget(2.5)) <= 1.0  # one that could not be stopped is short
+    assert budget(3.0) == 75  # not cut below a sentence's length to be stoppable (111 before)
     assert budget(1.2) == int((1.2 * 0.8 - 0.05) / (0.3 * 0.07))  # a short piece is not cut shorter
     assert budget(20.0) == MAX_PIECE_TOKENS  # and with audio enough, the longest piece is stoppable
 

@@ -123,9 +123,11 @@ _WEIGHT = 0.3
 #: A running continuation piece is stopped for a first piece only if it has at least this many
 #: seconds of inference left (and more than it has done, see ``_preempt_if_worth_it``).
 _MIN_PREEMPT_GAIN = 0.25
-#: Seconds of inference a continuation piece may take even when it could not be stopped for a
-#: reply asked meanwhile, which may then wait about that long (see ``SynthesisStream.next_budget``).
-_UNSTOPPABLE_SECONDS = 1.0
+#: Tokens a continuation piece is never made shorter than to keep it stoppable for a reply asked
+#: meanwhile (see ``SynthesisStream.next_budget``): about a sentence. Every piece also decodes
+#: ~0.6 s of silence that is trimmed, and a shorter piece would cut clauses; on a slow CPU this
+#: many tokens take seconds, and a reply asked meanwhile may wait that long.
+_SHORTEST_STOPPABLE = 75
 
 
 class EngineError(RuntimeError):
@@ -471,16 +473,16 @@ class SynthesisStream:
         speed = self._engine.speed_model
         # Other replies with work share the one session: each gets a share of its speed.
         sharing = max(1, sum(1 for s in self._engine._streams if s.units or s.in_flight or s.rest))
-        seconds = buffered * _SAFETY / sharing
+        per_token = speed.rtf * speed.audio_per_token
+        tokens = (buffered * _SAFETY / sharing - speed.overhead) / per_token
         # A reply asked while this piece is made waits for it, unless the piece is stopped and
         # made again after that reply's first piece: only in its first half, and only while this
         # reply's audio lasts for both (``_preempt_if_worth_it``). A piece as long as the audio
         # allows could not be stopped (the morning briefing's 123-token sentence, ~1.9 s here,
         # kept "It is 9:45 PM." asked 0.25 s into it waiting 1.9 s); so one longer than
-        # _UNSTOPPABLE_SECONDS is no longer than would leave it stoppable for its first half.
+        # _SHORTEST_STOPPABLE is no longer than would leave it stoppable for its first half.
         stoppable = (buffered * _SAFETY - speed.estimate(_TYPICAL_FIRST_PIECE)) / (1 + _SAFETY / 2)
-        seconds = min(seconds, max(_UNSTOPPABLE_SECONDS, stoppable))
-        tokens = (seconds - speed.overhead) / (speed.rtf * speed.audio_per_token)
+        tokens = min(tokens, max(_SHORTEST_STOPPABLE, (stoppable - speed.overhead) / per_token))
         return max(MIN_BUDGET_TOKENS, min(MAX_PIECE_TOKENS, int(tokens)))
 
     def complete(self, unit: PhonemeUnit, piece: AudioPiece, *, more: bool = False) -> None:
