@@ -47,7 +47,7 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
-from latency import DEFAULT_TEXTS, FALLBACK_TEXTS  # the latency benchmark's replies, in its order
+from latency import DEFAULT_TEXTS, FALLBACK_TEXTS, percentile  # its replies, in its order; its p95
 
 from wyoming_kokoro.config import load_config
 from wyoming_kokoro.engine import KokoroEngine
@@ -149,10 +149,6 @@ def three_at_once(opts: list[Options]) -> list[float]:
     return best_starts
 
 
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q))
-
-
 def measure(texts: list[str]) -> tuple[list[Piece], float, float]:
     """Each text's first piece as the engine makes it, and the decoder's a + d × frames."""
     config = load_config(None, {"zeroconf": {"enabled": False}, "phrase_cache_size": 0, "device": "cpu"})
@@ -164,20 +160,20 @@ def measure(texts: list[str]) -> tuple[list[Piece], float, float]:
         engine.split_model = split
         asyncio.run(_speak(engine, texts))
         firsts = split.made[: len(texts)]  # nothing but first pieces goes through the split model
-        options = engine.run_options()
+        run_options = engine.run_options()
         pieces, sizes, seconds = [], [], []
         for text, (ids, style, speed, prosody) in zip(texts, firsts, strict=True):
             timed = []
             for _ in range(5):
                 started = time.perf_counter()
-                split.prosody(ids, style, speed, options)
+                split.prosody(ids, style, speed, run_options)
                 timed.append(time.perf_counter() - started)
             pieces.append(Piece(text, statistics.median(timed), prosody.frames, int(prosody.durations[0])))
             for size in (s for s in DECODE_SIZES if s <= prosody.frames):
                 timed = []
                 for _ in range(3):
                     started = time.perf_counter()
-                    split.head(prosody, size, options)
+                    split.head(prosody, size, run_options)
                     timed.append(time.perf_counter() - started)
                 sizes.append(size)
                 seconds.append(statistics.median(timed))
