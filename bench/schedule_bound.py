@@ -197,7 +197,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--texts", default=str(DEFAULT_TEXTS if DEFAULT_TEXTS.exists() else FALLBACK_TEXTS))
     args = parser.parse_args()
+    if not Path(args.texts).is_file():
+        parser.error(f"no such file: {args.texts}")
     texts = [line.strip() for line in Path(args.texts).read_text().splitlines() if line.strip()]
+    if len(texts) < 3:
+        parser.error(f"{args.texts}: three replies at least (one per line), found {len(texts)}")
     pieces, a, d = measure(texts)
     opts = [options(p, a, d) for p in pieces]
     single = [one_client(o) for o in opts]
