@@ -778,3 +778,26 @@ def test_pathological_input_is_handled(text: str, expected_start: str) -> None:
     out = normalize_text(text)
     assert out.startswith(expected_start)
     assert len(out) >= len(text.split()) // 2
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("?!" * 500, "en-us", "?!"),
+        ("\u2014" * 500, "en-us", "\u2014"),
+        ("No!!! Really??", "en-us", "No! Really??"),
+        ("Really?!", "en-us", "Really?!"),
+        ("! " * 300, "en-us", "!"),
+        (", , , , ,", "en-us", ","),
+        ("Hmm.....", "en-us", "Hmm\u2026"),
+        ("Wait... what?", "en-us", "Wait\u2026 what?"),
+        ("Wait... what?", "fr", "Wait... what?"),
+        ("Quoi ?!?!?!", "fr", "Quoi ?!"),
+        ("\uff01" * 50, "ja", "\uff01"),
+        ("x!?!?!y", "es", "x!?y"),
+    ],
+)
+def test_runs_of_punctuation_are_spoken_as_one_mark(text: str, language: str, expected: str) -> None:
+    """The model voices each mark as a pause or a tone: a run would be seconds of silence (and
+    frames to compute) where a reader hears one mark. Two marks, and an ellipsis, are kept."""
+    assert normalize_text(text, language) == expected

@@ -282,6 +282,31 @@ def _strip_markdown_inline(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# All languages: runs of punctuation
+# ---------------------------------------------------------------------------------------------
+
+#: Marks that end or break a clause, Western and full-width.
+_MARKS = ".,;:!?\u2026\u2014\u2013\u00a1\u00bf\u3001\u3002\uff01\uff0c\uff1a\uff1b\uff1f"
+_MARK_RUN_RE = re.compile(f"[{_MARKS}](?:\\s*[{_MARKS}]){{2,}}")
+
+
+def _collapse_mark(m: re.Match[str]) -> str:
+    """A run of three or more marks ("!!!!", "?!?!?!", "— — —") as at most its first two kinds:
+    the model voices each mark as a pause or a tone, so a run is seconds of silence or noise (and
+    frames to compute), where a reader hears one "!" or "?!". Three dots are an ellipsis, left
+    for the language's own rules; longer runs of dots become one."""
+    run = m.group()
+    if run == "...":
+        return run
+    kinds = list(dict.fromkeys(ch for ch in run if not ch.isspace()))
+    return "\u2026" if kinds == ["."] else "".join(kinds[:2])
+
+
+def _collapse_marks(text: str) -> str:
+    return _MARK_RUN_RE.sub(_collapse_mark, text)
+
+
+# ---------------------------------------------------------------------------------------------
 # English: character level
 # ---------------------------------------------------------------------------------------------
 
@@ -1509,6 +1534,7 @@ def normalize_text(text: str, language: str = "en-us", *, speak_emoji: bool = Fa
     text = _replace_emoji(text, speak_emoji and english)
     text = _strip_markdown_blocks(text)
     text = _strip_markdown_inline(text)
+    text = _collapse_marks(text)
     if english:
         text = _normalize_english(text, british)
         text = _DOUBLE_COMMA_RE.sub(",", text)
