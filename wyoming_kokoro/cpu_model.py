@@ -86,6 +86,7 @@ from .float_model import (
     _remove_dead_code,
     _sha256_file,
 )
+from .frame_cap import FrameCapError, cap_frames
 
 if TYPE_CHECKING:
     import numpy as np
@@ -99,7 +100,7 @@ GEMM_MODEL_FILENAME = "kokoro-v1.0.int8-gemm.onnx"
 FUSED_MODEL_FILENAME = "kokoro-v1.0.int8-fused.onnx"
 
 # Bump whenever the rewrite's output changes: cached models are then rebuilt.
-BUILDER_VERSION = 5
+BUILDER_VERSION = 6
 
 #: The rewritten model's loudest frames may differ from the int8 model's by this much, in dB
 #: averaged over mel-spaced bands (measured: 0.72 dB median, 0.96 max on real voices; a saturating
@@ -152,6 +153,10 @@ def build_cpu_model(src: Path, dst: Path, *, convs: bool = True, exact: bool = F
     started = time.monotonic()
     model = _load(onnx, Path(src), load_external_data=True)
     _check_interface(model, Path(src))
+    try:
+        cap_frames(model.graph)
+    except FrameCapError as err:
+        raise CpuModelError(f"{src}: {err}") from None
     rewritten, skipped = _rewrite_convs(model.graph) if convs else (0, 0)
     if convs and rewritten == 0:
         raise CpuModelError(f"{src} has no ConvInteger nodes to rearrange (not the int8 export?)")

@@ -44,6 +44,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .frame_cap import FrameCapError, cap_frames
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -59,7 +61,7 @@ FLOAT_MODEL_FILENAMES: dict[str, str] = {
 }
 
 # Bump whenever the conversion's output changes: ensure_float_model then rebuilds cached models.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 
 # Operators of ONNX Runtime's dynamic quantization that the CUDA provider cannot run (for
 # MatMulInteger: not with the uint8 activations DynamicQuantizeLinear produces), so a CUDA
@@ -105,6 +107,10 @@ def build_float_model(src: Path, dst: Path, precision: Precision = "fp32") -> Pa
     started = time.monotonic()
     model = _load(onnx, Path(src), load_external_data=True)
     _check_interface(model, src)
+    try:
+        cap_frames(model.graph)
+    except FrameCapError as err:
+        raise FloatModelError(f"{src}: {err}") from None
     _dequantize_graph(model.graph)
     if precision == "fp16":
         model = _convert_to_fp16(model)
