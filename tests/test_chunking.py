@@ -9,10 +9,13 @@ from collections import deque
 import pytest
 
 from wyoming_kokoro.chunking import (
+    MAX_PIECE_TOKENS,
+    MIN_BUDGET_TOKENS,
     MIN_REST_TOKENS,
     PhonemeUnit,
     TextSegmenter,
     boundary_of,
+    piece_token_limit,
     split_phonemes,
     take_piece,
 )
@@ -294,3 +297,12 @@ def test_a_unit_too_short_to_split_without_a_scrap_is_taken_whole() -> None:
 )
 def test_boundary_of(phonemes: str, boundary: str) -> None:
     assert boundary_of(phonemes) == boundary
+
+
+@pytest.mark.parametrize(
+    ("speed", "limit"),
+    [(2.0, MAX_PIECE_TOKENS), (1.0, MAX_PIECE_TOKENS), (0.75, 112), (0.5, 75), (0.01, MIN_BUDGET_TOKENS)],
+)
+def test_slower_speech_gets_shorter_pieces(speed: float, limit: int) -> None:
+    """A piece's frames (its audio, and its inference's memory) stay about the same at any speed."""
+    assert piece_token_limit(speed) == limit

@@ -21,7 +21,7 @@ import pytest
 from polling import eventually
 
 from wyoming_kokoro.audio import SAMPLE_RATE
-from wyoming_kokoro.chunking import MAX_PIECE_TOKENS, PhonemeUnit, TextSegmenter
+from wyoming_kokoro.chunking import MAX_PIECE_TOKENS, PhonemeUnit, TextSegmenter, piece_token_limit
 from wyoming_kokoro.config import Config
 from wyoming_kokoro.engine import (
     AudioPiece,
@@ -160,6 +160,20 @@ async def test_long_text_is_spoken_in_full(engine: KokoroEngine) -> None:
     assert len(pieces) > 10
     # ~5000 characters at double speed is about a minute of audio; a truncated reply is far shorter.
     assert samples(pieces).size / SAMPLE_RATE > 40
+
+
+@pytest.mark.parametrize("speed", [1.0, 0.5])
+async def test_text_with_no_place_to_cut_is_spoken_in_pieces_no_longer_than_the_limit(
+    engine: KokoroEngine, speed: float
+) -> None:
+    """One 600-letter "word": its first piece too is cut at the speed's piece limit (it used to go
+    whole up to the model's 510 tokens, and such a piece took gigabytes), and all of it is said."""
+    text = "a" * 600
+    pieces = await collect(engine, text, speed=speed)
+    limit = piece_token_limit(speed)
+    assert all(len(p.phonemes) <= limit for p in pieces), [len(p.phonemes) for p in pieces]
+    spoken = "".join("".join(p.phonemes.split()) for p in pieces)
+    assert spoken == "".join(engine.frontend.phonemize(text, "en-us").split())
 
 
 async def test_no_doubled_silence_at_seams(engine: KokoroEngine) -> None:

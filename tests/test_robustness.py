@@ -780,14 +780,22 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def test_sigterm_mid_synthesis_stops_the_real_server_cleanly(tmp_path: Path) -> None:
-    """The server as Docker and the Home Assistant add-on run it: SIGTERM while a client is being
-    answered. It stops accepting, cancels the reply, closes the connection and exits 0."""
+@contextlib.asynccontextmanager
+async def real_server(log_path: Path, *args: str) -> AsyncIterator[tuple[subprocess.Popen[bytes], int]]:
+    """``python -m wyoming_kokoro`` on a free port, as Docker and the add-on run it, once it
+    answers ``describe``; killed afterwards if it is still running."""
     port = _free_port()
-    log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "wyoming_kokoro", "--uri", f"tcp://127.0.0.1:{port}", "--no-zeroconf"],
+            [
+                sys.executable,
+                "-m",
+                "wyoming_kokoro",
+                "--uri",
+                f"tcp://127.0.0.1:{port}",
+                "--no-zeroconf",
+                *args,
+            ],
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -803,7 +811,63 @@ async def test_sigterm_mid_synthesis_stops_the_real_server_cleanly(tmp_path: Pat
             await asyncio.sleep(1)
         else:
             pytest.fail("the server did not start")
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
+
+def resident_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+#: Texts that took gigabytes before frames were bounded (``frame_cap``), and their relatives: runs
+#: of marks, one giant "word", a run of tiny sentences, a sentence with no place to cut.
+HOSTILE_TEXTS = [
+    "?!" * 500,
+    "\u2014" * 500,
+    "a" * 1500,
+    "Hmm. " * 300,
+    "! " * 500,
+    "x" * 300 + " " + "?" * 300,
+    "Ok " * 330,
+]
+#: Resident memory any request may add to what the benchmark replies left: the goal is ~100 MB
+#: (the arena is trimmed past 64 MB more than after warm-up); the rest is this machine's noise.
+MEMORY_MARGIN_MB = 150
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads resident memory from /proc")
+async def test_no_request_holds_much_more_memory_than_the_benchmark_replies(tmp_path: Path) -> None:
+    """A fresh server (its own process, so its memory is its own) speaks the benchmark's replies,
+    then each hostile text: complete audio for each, of a sensible length (a run of marks is one
+    mark, not seconds of silence), and resident memory stays within a margin of the benchmark's."""
+    replies = [line.strip() for line in (REPO / "bench" / "ha_replies.txt").read_text().splitlines()]
+    async with real_server(tmp_path / "server.log", "--phrase-cache-size", "0") as (process, port):
+        async with connect(port) as client:
+            for text in filter(None, replies):
+                await client.send(synthesize({"text": text}))
+                assert_framed_audio(await client.until("audio-stop", "error"), 0.4)
+            baseline = resident_mb(process.pid)
+            grown: dict[str, float] = {}
+            for text in HOSTILE_TEXTS:
+                await client.send(synthesize({"text": text}))
+                events = await client.until("audio-stop", "error")
+                assert_framed_audio(events)
+                if not any(ch.isalpha() for ch in text):
+                    assert audio_seconds(events) < 2.0, (text[:10], audio_seconds(events))
+                grown[text[:10]] = resident_mb(process.pid) - baseline
+        assert max(grown.values()) <= MEMORY_MARGIN_MB, (baseline, grown)
+        await assert_serving(port, speak=True)
+
+
+async def test_sigterm_mid_synthesis_stops_the_real_server_cleanly(tmp_path: Path) -> None:
+    """The server as Docker and the Home Assistant add-on run it: SIGTERM while a client is being
+    answered. It stops accepting, cancels the reply, closes the connection and exits 0."""
+    log_path = tmp_path / "server.log"
+    async with real_server(log_path) as (process, port):
         async with connect(port) as client:
             await client.send(synthesize({"text": LONG}))
             await client.until("audio-chunk")
@@ -818,10 +882,6 @@ async def test_sigterm_mid_synthesis_stops_the_real_server_cleanly(tmp_path: Pat
                 break
             await asyncio.sleep(0.1)
         assert process.returncode == 0, log_path.read_text()[-3000:]
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     log_text = log_path.read_text()
     assert "Received SIGTERM" in log_text
     assert "Traceback" not in log_text, log_text[-3000:]

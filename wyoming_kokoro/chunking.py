@@ -25,13 +25,24 @@ from typing import Literal
 
 Boundary = Literal["sentence", "clause", "word", "end"]
 
-#: Largest continuation piece: big enough for natural prosody, small enough to keep a stream agile.
+#: Largest piece at the normal speed: big enough for natural prosody, small enough to keep a stream
+#: agile (a first piece is a short clause, but text with no place to cut is cut at this too).
 MAX_PIECE_TOKENS = 150
+
 #: Smallest continuation budget (about 3–4 words): smaller pieces sound rushed and cost overhead.
 MIN_BUDGET_TOKENS = 24
 #: Smallest rest a budget cut may leave of a segment (about 3 words): a word or two alone ("AM.")
 #: is spoken unnaturally slowly, and costs a whole piece's fixed work (its trimmed silence).
 MIN_REST_TOKENS = 15
+
+
+def piece_token_limit(speed: float) -> int:
+    """The most tokens one piece may have at *speed* (0.5–2.0): ``MAX_PIECE_TOKENS`` at the normal
+    speed and faster, proportionally fewer when slower. A piece's audio, and the memory its
+    inference takes (which follows its frames, see ``frame_cap``), so stays about the same at
+    every speed, under ``frame_cap.MAX_PIECE_FRAMES`` with room to spare for ordinary text."""
+    return max(MIN_BUDGET_TOKENS, int(MAX_PIECE_TOKENS * min(1.0, speed)))
+
 
 #: Words after which a period does not end a sentence.
 _ABBREVIATIONS = frozenset(

@@ -71,6 +71,7 @@ from .chunking import (
     PhonemeUnit,
     Segment,
     TextSegmenter,
+    piece_token_limit,
     take_piece,
 )
 from .config import Config
@@ -118,6 +119,9 @@ CUDA_PARALLEL = 3
 #: Tokens of a typical first piece (25–70): the split model is warmed up and timed on one, and a
 #: continuation piece leaves room to be stopped for one (see ``SynthesisStream.next_budget``).
 _TYPICAL_FIRST_PIECE = 48
+#: Resident memory an inference may leave beyond the engine's after warm-up before ONNX Runtime's
+#: arena is trimmed (see ``KokoroEngine._trim_memory``).
+_MEMORY_ALLOWANCE = 64 * 2**20
 #: Weight of the newest observation in the speed model's moving averages.
 _WEIGHT = 0.3
 #: A running continuation piece is stopped for a first piece only if it has at least this many
@@ -267,6 +271,8 @@ class SynthesisStream:
         self.voice = voice
         self.speed = speed
         self.language = language
+        #: The longest piece of this reply, first piece included (its memory follows its frames).
+        self.max_piece_tokens = piece_token_limit(speed)
         self.created = time.monotonic()
         # A first clause long only when spoken ("18°C" is three words) may be cut before "and".
         self._segmenter = TextSegmenter(spoken=functools.partial(normalize_text, language=language))
@@ -467,7 +473,7 @@ class SynthesisStream:
         actually been running (so a slow CPU gets smaller pieces instead of stalls), but no more
         than can still be stopped for another reply's first piece (see below)."""
         if self.tokens_done == 0:
-            return min(len(self.units[0].phonemes), MAX_TOKENS)
+            return min(len(self.units[0].phonemes), self.max_piece_tokens)
         assert self.first_audio_at is not None
         buffered = self.first_audio_at + self.audio_seconds - time.monotonic()
         speed = self._engine.speed_model
@@ -483,7 +489,7 @@ class SynthesisStream:
         # _SHORTEST_STOPPABLE is no longer than would leave it stoppable for its first half.
         stoppable = (buffered * _SAFETY - speed.estimate(_TYPICAL_FIRST_PIECE)) / (1 + _SAFETY / 2)
         tokens = min(tokens, max(_SHORTEST_STOPPABLE, (stoppable - speed.overhead) / per_token))
-        return max(MIN_BUDGET_TOKENS, min(MAX_PIECE_TOKENS, int(tokens)))
+        return max(MIN_BUDGET_TOKENS, min(self.max_piece_tokens, int(tokens)))
 
     def complete(self, unit: PhonemeUnit, piece: AudioPiece, *, more: bool = False) -> None:
         """*unit*'s audio is made: it goes to the consumer, unless *unit* is a guess not yet
@@ -562,7 +568,7 @@ class SynthesisStream:
                     if guess is not None:
                         guess.unit = unit
                         unit.boundary = guess.boundary or segment.boundary
-                        guess.parked = guess.boundary is None and len(phonemes) > MAX_TOKENS
+                        guess.parked = guess.boundary is None and len(phonemes) > self.max_piece_tokens
                     if guess is None or not guess.parked:
                         self.units.append(unit)
                         self._engine._wake()
@@ -642,6 +648,10 @@ class KokoroEngine:
         self.cpu_session_factory: Callable[[], ort.InferenceSession] | None = None
         #: The model cut in parts, to send a long first piece in two (CPU only; see load).
         self.split_model: SplitModel | None = None
+        #: Resident bytes above which the arena is trimmed after a piece (None: never; see
+        #: ``_trim_memory``), and the voice of the tiny inference that trims it.
+        self._memory_mark: int | None = None
+        self._trim_voice: npt.NDArray[np.float32] | None = None
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -739,6 +749,9 @@ class KokoroEngine:
             engine.cpu_session_factory = lambda: make_session(provider_chain("cpu"))
         engine.split_model = split_model
         engine.warm_up()
+        if engine.device == "cpu" and not config.release_memory:
+            resident = resident_bytes()
+            engine._memory_mark = None if resident is None else resident + _MEMORY_ALLOWANCE
         if profile_prefix is not None:
             _log_node_placement(engine.session)
         _LOGGER.info("Engine ready in %.1f s", time.monotonic() - started)
@@ -759,6 +772,7 @@ class KokoroEngine:
             for language in sorted(self.frontend.languages)
         }
         voice = self.voices.resolve(self.config.voice)
+        self._trim_voice = voice.table
         # Real phonemes: the audio's length (what the arena is sized by) follows from them.
         ids = self.frontend.tokenize(phonemes[voice.language])
         ids = (ids * (MAX_PIECE_TOKENS // max(1, len(ids)) + 1))[:MAX_PIECE_TOKENS]
@@ -974,7 +988,7 @@ class KokoroEngine:
             if not stream.awaits_first_words:
                 continue
             phonemes = stream.units[0].phonemes
-            if len(phonemes) > MAX_TOKENS:
+            if len(phonemes) > stream.max_piece_tokens:
                 continue  # its first piece is cut from it, see take_piece
             pcm = self.cache.get(self._cache_key(phonemes, stream))
             if pcm is None:
@@ -1047,6 +1061,31 @@ class KokoroEngine:
         stream.in_flight = False
         if audio is not None:  # None: the first words are out and the rest waits (stream.rest)
             stream.complete(piece, audio)
+        await self._trim_memory()
+
+    async def _trim_memory(self) -> None:
+        """Hand ONNX Runtime's unused arena back when the process holds more than after warm-up
+        (plus ``_MEMORY_ALLOWANCE``). The arena grows to the largest run it has served and keeps
+        it, and it grows in doubling steps: a piece of an unusual shape (a long run of short
+        sentences, say) can add a hundred MB or more, kept for good. Trimming after every run
+        (``release_memory``) bounds that too, but every piece then pays for its memory afresh;
+        this costs a tiny inference only when the memory has grown. Runs after the piece is
+        delivered, before the next inference starts."""
+        if self._memory_mark is None or self._trim_voice is None:
+            return
+        resident = resident_bytes()
+        if resident is None or resident <= self._memory_mark:
+            return
+        options = ort.RunOptions()
+        options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        trim = functools.partial(_run_session, self.session, [16], self._trim_voice, 1.0, options)
+        await asyncio.get_running_loop().run_in_executor(self._infer_pool, trim)
+        after = resident_bytes()
+        _LOGGER.debug(
+            "Arena trimmed: %.0f MB resident, %.0f MB after", resident / 2**20, (after or 0) / 2**20
+        )
+        if after is not None:  # what the trim cannot give back (not the arena's) is the new floor
+            self._memory_mark = max(self._memory_mark, after + _MEMORY_ALLOWANCE)
 
     async def _render(
         self,
@@ -1330,6 +1369,15 @@ def _run_session(
     else:
         audio = session.run(None, feeds, run_options)[0]
     return np.asarray(audio, dtype=np.float32).ravel()
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory (Linux; None where /proc is not there)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def parse_first(spec: str) -> str:
