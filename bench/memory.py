@@ -1,0 +1,81 @@
+"""Resident memory of the engine: after start, after the benchmark replies, after each hostile text.
+
+Loads the engine in this process (the default config, phrase cache off, CPU), speaks every reply of
+the latency benchmark's texts, then each text of ``HOSTILE`` (one request each), and prints the
+resident memory (VmRSS) after each step, and the audio each hostile text got:
+
+    .venv/bin/python bench/memory.py
+    .venv/bin/python bench/memory.py --set split_first_piece=false --set release_memory=true
+
+Linux only (reads /proc/self/statm). Prints one JSON line (prefix ``RESULT``) as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+from latency import DEFAULT_TEXTS, FALLBACK_TEXTS  # the latency benchmark's replies (same folder)
+
+from wyoming_kokoro.config import load_config
+from wyoming_kokoro.engine import KokoroEngine, resident_bytes
+
+#: What a hostile client sends: runs of marks, a giant "word", runs of tiny sentences, a sentence
+#: with no place to cut (test_robustness sends the same).
+HOSTILE = {
+    '"?!" x 500': "?!" * 500,
+    '"—" x 500': "\u2014" * 500,
+    '"a" x 1500': "a" * 1500,
+    '"Hmm. " x 300': "Hmm. " * 300,
+    '"! " x 500': "! " * 500,
+    '"x" x 300 + "?" x 300': "x" * 300 + " " + "?" * 300,
+    '"Ok " x 330': "Ok " * 330,
+}
+
+
+def megabytes() -> float:
+    resident = resident_bytes()
+    if resident is None:
+        sys.exit("bench/memory.py: needs /proc/self/statm (Linux)")
+    return resident / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", action="append", default=[], help="config key=value (JSON value)")
+    parser.add_argument("--texts", default=str(DEFAULT_TEXTS if DEFAULT_TEXTS.exists() else FALLBACK_TEXTS))
+    args = parser.parse_args()
+    overrides: dict[str, object] = {"device": "cpu", "zeroconf": {"enabled": False}, "phrase_cache_size": 0}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key] = json.loads(value)
+    started = time.monotonic()
+    engine = KokoroEngine.load(load_config(None, overrides))
+    result: dict[str, object] = {"ready_s": round(time.monotonic() - started, 1), "after_start": megabytes()}
+    for line in Path(args.texts).read_text().splitlines():
+        if line.strip():
+            engine.synthesize_to_pcm(line.strip())
+    result["after_benchmark"] = megabytes()
+    print(f"{'step':28s} {'MB':>7s} {'audio s':>8s}")
+    print(f"{'after start':28s} {result['after_start']:7.0f}")
+    print(f"{'after the benchmark replies':28s} {result['after_benchmark']:7.0f}")
+    hostile: dict[str, dict[str, float]] = {}
+    for name, text in HOSTILE.items():
+        seconds = len(engine.synthesize_to_pcm(text)) / 48_000
+        hostile[name] = {"mb": round(megabytes()), "audio_s": round(seconds, 2)}
+        print(f"{name:28s} {hostile[name]['mb']:7.0f} {seconds:8.2f}")
+    result["hostile"] = hostile
+    benchmark = float(str(result["after_benchmark"]))
+    result["most_over_benchmark"] = round(max(h["mb"] for h in hostile.values()) - benchmark)
+    engine.shutdown()
+    print("RESULT " + json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
