@@ -496,7 +496,11 @@ def test_a_continuation_piece_can_be_stopped_for_a_reply_asked_while_it_is_made(
     speed = SpeedModel(rtf=0.3, audio_per_token=0.07, overhead=0.05)  # 48 tokens ≈ 1.06 s
     asked = SimpleNamespace(awaits_first_words=True, priority=(0, 0.0), next_budget=lambda: 48)
     replying = SimpleNamespace(
-        units=deque(["more text"]), in_flight=False, rest=None, awaits_first_words=False
+        units=deque(["more text"]),
+        in_flight=False,
+        rest=None,
+        awaits_first_words=False,
+        max_piece_tokens=MAX_PIECE_TOKENS,
     )
     engine = SimpleNamespace(_streams=[replying], speed_model=speed)
 
