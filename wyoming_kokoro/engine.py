@@ -54,7 +54,7 @@ import tempfile
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -652,14 +652,27 @@ class KokoroEngine:
         #: ``_trim_memory``), and the voice of the tiny inference that trims it.
         self._memory_mark: int | None = None
         self._trim_voice: npt.NDArray[np.float32] | None = None
+        self._warmed_up = False
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
     def load(cls, config: Config) -> KokoroEngine:
         """Fetch/verify assets, start the text front end, choose the provider with a real inference,
         and warm everything up. Blocking (seconds): call before serving, or in a thread."""
-        cache_dir = config.resolved_cache_dir()
         started = time.monotonic()
+        # The text front end (Python, one core, seconds: spaCy, the lexicons, the dictionaries)
+        # loads beside everything else here (ONNX Runtime, mostly outside the GIL). An asset or
+        # model error still ends the start at once; the loader is then dropped.
+        loader = ThreadPoolExecutor(1, thread_name_prefix="kokoro-frontend")
+        loading = loader.submit(TextFrontend)
+        try:
+            return cls._load(config, started, loading)
+        finally:
+            loader.shutdown(wait=False, cancel_futures=True)
+
+    @classmethod
+    def _load(cls, config: Config, started: float, loading: Future[TextFrontend]) -> KokoroEngine:
+        cache_dir = config.resolved_cache_dir()
         voices_path = assets.ensure_voices(config.voices, cache_dir)
         tables = assets.load_voices(voices_path)
         check_table = tables.get(parse_first(config.voice))
@@ -721,15 +734,10 @@ class KokoroEngine:
         )
         if choice.device == "cuda":
             _warn_if_quantized(model_path)
-        # The text front end after the model: spaCy takes seconds to load, so asset and model errors
-        # come first. It loads (Python, one core) while the split model's sessions are built and
-        # checked (ONNX Runtime, mostly outside the GIL): ~4 s less start-up on 2 cores.
         split_model: SplitModel | None = None
-        with ThreadPoolExecutor(1, thread_name_prefix="kokoro-frontend") as loader:
-            loading = loader.submit(TextFrontend)
-            if choice.device != "cuda" and config.split_first_piece:
-                split_model = _split_model_for(choice.session, model_path, cache_dir, threads, check_table)
-            frontend = loading.result()
+        if choice.device != "cuda" and config.split_first_piece:
+            split_model = _split_model_for(choice.session, model_path, cache_dir, threads, check_table)
+        frontend = loading.result()
         library = VoiceLibrary(tables, config.blends, frontend.languages)
         if not library.names:
             raise assets.AssetError(f"No usable voices in {voices_path}")
@@ -748,17 +756,21 @@ class KokoroEngine:
         if choice.device == "cuda":
             engine.cpu_session_factory = lambda: make_session(provider_chain("cpu"))
         engine.split_model = split_model
-        engine.warm_up()
-        if engine.device == "cpu" and not config.release_memory:
-            resident = resident_bytes()
-            engine._memory_mark = None if resident is None else resident + _MEMORY_ALLOWANCE
         if profile_prefix is not None:
             _log_node_placement(engine.session)
         _LOGGER.info("Engine ready in %.1f s", time.monotonic() - started)
         return engine
 
+    def start(self) -> None:
+        """Start the scheduler, which warms up first (``warm_up``, ~2 s on 2 cores), while the
+        server already answers ``describe``: a restarted server is back in Home Assistant sooner,
+        and a request that comes meanwhile waits for the warm-up. Needs a running event loop;
+        without it the first request starts it."""
+        self._ensure_scheduler()
+
     def warm_up(self) -> None:
-        """First calls are slow (spaCy, ONNX Runtime's kernel selection): pay that at start.
+        """First calls are slow (spaCy, ONNX Runtime's kernel selection): pay that before the
+        first request (the scheduler runs this before its first piece; see ``start``).
 
         The longest piece the scheduler makes (MAX_PIECE_TOKENS) also grows ONNX Runtime's memory
         arena to most of its working size now, so the first long reply does not pay for the
@@ -867,6 +879,31 @@ class KokoroEngine:
         self._infer_pool.shutdown(wait=True, cancel_futures=True)
         self._g2p_pool.shutdown(wait=True, cancel_futures=True)
 
+    def _warm_up_once(self) -> None:
+        if self._warmed_up:
+            return
+        started = time.monotonic()
+        self._warmed_up = True
+        try:
+            self.warm_up()
+        except Exception:  # serve without it rather than not at all: first pieces are slower
+            _LOGGER.exception("Warm-up failed")
+            return
+        if self.device == "cpu" and not self.config.release_memory:
+            # The mark sits above what warm-up grew the arena to (the longest piece's working
+            # memory): ordinary replies stay under it, so only unusual growth is trimmed.
+            resident = resident_bytes()
+            self._memory_mark = None if resident is None else resident + _MEMORY_ALLOWANCE
+        _LOGGER.info("Warmed up in %.1f s", time.monotonic() - started)
+
+    def _shrink_arena(self) -> None:
+        """A one-token inference after which ONNX Runtime hands back the arena it does not use."""
+        if self._trim_voice is None:
+            return
+        options = ort.RunOptions()
+        options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        _run_session(self.session, [16], self._trim_voice, 1.0, options)
+
     def run_options(self) -> ort.RunOptions:
         """Options for one inference. With ``release_memory`` ONNX Runtime hands its arena back
         after the run (the warm-up grew it to the longest piece's size, ~200 MB on the CPU), so a
@@ -902,6 +939,8 @@ class KokoroEngine:
         assert self._wakeup is not None
         wakeup = self._wakeup
         running: dict[asyncio.Task[None], _Job] = {}
+        if not self._warmed_up:
+            await asyncio.get_running_loop().run_in_executor(self._infer_pool, self._warm_up_once)
         try:
             while True:
                 self._serve_cached_first_pieces()
@@ -1071,15 +1110,12 @@ class KokoroEngine:
         (``release_memory``) bounds that too, but every piece then pays for its memory afresh;
         this costs a tiny inference only when the memory has grown. Runs after the piece is
         delivered, before the next inference starts."""
-        if self._memory_mark is None or self._trim_voice is None:
+        if self._memory_mark is None:
             return
         resident = resident_bytes()
         if resident is None or resident <= self._memory_mark:
             return
-        options = ort.RunOptions()
-        options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        trim = functools.partial(_run_session, self.session, [16], self._trim_voice, 1.0, options)
-        await asyncio.get_running_loop().run_in_executor(self._infer_pool, trim)
+        await asyncio.get_running_loop().run_in_executor(self._infer_pool, self._shrink_arena)
         after = resident_bytes()
         _LOGGER.debug(
             "Arena trimmed: %.0f MB resident, %.0f MB after", resident / 2**20, (after or 0) / 2**20
@@ -1446,12 +1482,16 @@ def _split_model_for(
     """The CPU model cut in parts (see split_model.py), checked against *session* (the whole
     model) before it is trusted; None (first pieces sent whole) when it cannot be cut or the check
     fails."""
-    from .split_model import PARTS, SplitModelError, ensure_split_models
+    from .cpu_model import cpu_signature
+    from .split_model import PARTS, SplitModelError, checked_here, ensure_split_models, remember_checked
 
+    machine = f"{cpu_signature()} onnxruntime {ort.__version__}"
     try:
         paths = ensure_split_models(model_path, cache_dir)
         split = SplitModel({part: cpu_session(paths[part], threads) for part in PARTS})
-        split.check(session, [50, 156, 86, 54, 57, 4] * 5, voice)
+        if not checked_here(model_path, cache_dir, machine):
+            split.check(session, [50, 156, 86, 54, 57, 4] * 5, voice)
+            remember_checked(model_path, cache_dir, machine)
     except (SplitModelError, OSError) as err:
         _LOGGER.info("Sending first pieces whole: %s", err)
         return None

@@ -73,9 +73,11 @@ class KokoroServer:
             # finishes speaking after stdin ends; so stdin/stdout are wired to a handler directly.
             handler = self._make_handler(await async_get_stdin(), await async_get_stdout())
             self._stdio = asyncio.create_task(handler.run(), name="kokoro stdio")
+            self.engine.start()
             _LOGGER.info("Serving Wyoming on stdin/stdout")
             return
         await self.server.start(self._make_handler)
+        self.engine.start()  # warms up while describe is already answered
         if isinstance(self.server, AsyncTcpServer) and self.config.zeroconf.enabled:
             self._start_discovery(self.server)
         _LOGGER.info("Serving Wyoming on %s", self._where())

@@ -132,7 +132,11 @@ def ensure_split_models(model_path: Path, cache_dir: Path) -> dict[str, Path]:
     }
     if all(p.is_file() for p in paths.values()):
         hashes = {part: _sha256_file(path) for part, path in paths.items()}
-        if _read_stamp(stamp_path) == {**stamp, "parts_sha256": hashes}:
+        found = _read_stamp(stamp_path)
+        if isinstance(found, dict) and {key: found.get(key) for key in (*stamp, "parts_sha256")} == {
+            **stamp,
+            "parts_sha256": hashes,
+        }:
             return paths
     started = time.monotonic()
     for part, model in build_split_models(Path(model_path)).items():
@@ -144,6 +148,23 @@ def ensure_split_models(model_path: Path, cache_dir: Path) -> dict[str, Path]:
         "Cut %s in four parts in %.1f s (cached in %s)", model_path, time.monotonic() - started, cache_dir
     )
     return paths
+
+
+def checked_here(model_path: Path, cache_dir: Path, machine: str) -> bool:
+    """Whether the parts of *model_path* (as ``ensure_split_models`` last built them) passed
+    ``SplitModel.check`` on *machine* (the CPU's kernels and ONNX Runtime's version: what decides
+    the parts' arithmetic). The check costs ~2 s of every start otherwise."""
+    found = _read_stamp(Path(cache_dir) / f"{Path(model_path).stem}.split.json")
+    return isinstance(found, dict) and machine in found.get("checked_on", [])
+
+
+def remember_checked(model_path: Path, cache_dir: Path, machine: str) -> None:
+    """Record that the parts passed ``SplitModel.check`` on *machine* (see ``checked_here``)."""
+    stamp_path = Path(cache_dir) / f"{Path(model_path).stem}.split.json"
+    found = _read_stamp(stamp_path)
+    if isinstance(found, dict):
+        found["checked_on"] = sorted({*found.get("checked_on", []), machine})
+        _atomic_write(stamp_path, json.dumps(found, indent=1).encode())
 
 
 def build_split_models(src: Path) -> dict[str, ModelProto]:
