@@ -222,7 +222,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         await wait_ready(uri, server, 300)
     assert uri, "give --uri or --start"
     try:
-        # One warm-up request so first-call effects (page cache, allocator) are not in the numbers.
+        # One warm-up request so first-call effects (page cache, allocator) are not in the numbers,
+        # nor our server's own warm-up, which runs once it answers describe.
         await one_request(uri, "Warming up.", "plain", args.voice, args.wps)
         cpu_before = cpu_seconds(server.pid) if server else 0.0
         runs: list[Run] = []
