@@ -6,6 +6,7 @@ resident memory (VmRSS) after each step, and the audio each hostile text got:
 
     .venv/bin/python bench/memory.py
     .venv/bin/python bench/memory.py --set split_first_piece=false --set release_memory=true
+    .venv/bin/python bench/memory.py --parts    # what each part costs, added one at a time
 
 Linux only (reads /proc/self/statm). Prints one JSON line (prefix ``RESULT``) as well.
 """
@@ -46,11 +47,50 @@ def megabytes() -> float:
     return resident / 2**20
 
 
+def parts() -> None:
+    """Resident memory added by each part, loaded one after another in this process: the text
+    front end language by language, the voices, then each ONNX session (built models from the
+    cache, as a server on a warm cache loads them)."""
+    from wyoming_kokoro import assets
+    from wyoming_kokoro.config import Config
+    from wyoming_kokoro.engine import cpu_session
+    from wyoming_kokoro.frontend import TextFrontend
+    from wyoming_kokoro.split_model import PARTS, split_paths
+
+    config = Config()
+    cache = config.resolved_cache_dir()
+    built = sorted(cache.glob("kokoro-v1.0.int8-*.onnx"))
+    whole = next((p for p in built if not p.name.endswith(tuple(f".{x}.onnx" for x in PARTS))), None)
+    if whole is None:
+        sys.exit("bench/memory.py: no built CPU model in the cache; start the server once first")
+    rows: list[tuple[str, float]] = [("Python and the imports", megabytes())]
+    kept: list[object] = []
+    for languages in (["en-us"], ["en-gb"], ["ja"], ["zh"], ["es", "fr", "hi", "it", "pt-br"]):
+        before = megabytes()
+        kept.append(TextFrontend(languages))
+        rows.append((f"text front end: {', '.join(languages)}", megabytes() - before))
+    before = megabytes()
+    kept.append(assets.load_voices(assets.ensure_voices("auto", cache)))
+    rows.append(("the 54 voices", megabytes() - before))
+    sessions = {"whole model (let go on the CPU)": whole, **split_paths(whole, cache)}
+    for name, path in sessions.items():
+        before = megabytes()
+        kept.append(cpu_session(path, config.resolved_threads()))
+        rows.append((f"session: {name}", megabytes() - before))
+    for name, mb in rows:
+        print(f"{name:45s} {mb:7.0f} MB")
+    print("RESULT " + json.dumps({name: round(mb) for name, mb in rows}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", action="append", default=[], help="config key=value (JSON value)")
     parser.add_argument("--texts", default=str(DEFAULT_TEXTS if DEFAULT_TEXTS.exists() else FALLBACK_TEXTS))
+    parser.add_argument("--parts", action="store_true", help="what each part costs (see parts())")
     args = parser.parse_args()
+    if args.parts:
+        parts()
+        return
     overrides: dict[str, object] = {"device": "cpu", "zeroconf": {"enabled": False}, "phrase_cache_size": 0}
     for item in args.set:
         key, _, value = item.partition("=")

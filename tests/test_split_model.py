@@ -17,7 +17,14 @@ from onnx import TensorProto, helper
 
 from wyoming_kokoro.audio import SAMPLE_RATE
 from wyoming_kokoro.chunking import TextSegmenter
-from wyoming_kokoro.engine import AudioPiece, KokoroEngine, SpeedModel, SynthesisStream, _run_session
+from wyoming_kokoro.engine import (
+    AudioPiece,
+    KokoroEngine,
+    SpeedModel,
+    SynthesisStream,
+    _run_session,
+    cpu_session,
+)
 from wyoming_kokoro.normalize import normalize_text
 from wyoming_kokoro.split_model import (
     MAX_JOIN_DB,
@@ -27,6 +34,7 @@ from wyoming_kokoro.split_model import (
     Prosody,
     SplitModel,
     SplitModelError,
+    WholeModel,
     build_split_models,
     join_level,
     level_db,
@@ -293,3 +301,19 @@ async def test_a_failing_tail_fails_only_that_request(engine: KokoroEngine, spli
     finally:
         split.sessions["tail"] = real
     assert [p async for p in engine.synthesize("This one works.")]
+
+
+@pytest.mark.parametrize("speed", [1.0, 0.7])
+def test_on_the_cpu_the_parts_stand_in_for_the_whole_model(engine: KokoroEngine, speed: float) -> None:
+    """The whole model's session is let go (its weights are the parts' too): whole pieces come
+    from prosody, frames and generator, bit for bit what the whole model makes."""
+    assert isinstance(engine.session, WholeModel)
+    whole = cpu_session(engine.model_path, 2)
+    table = engine.voices.resolve("af_heart").table
+    for text in (
+        "Turned on the kitchen lights.",
+        "Today you used 12.4 kWh of electricity, less than yesterday.",
+    ):
+        ids = engine.frontend.tokenize(engine.frontend.phonemize(text, "en-us"))
+        expected = _run_session(whole, ids, table, speed)
+        assert np.array_equal(_run_session(engine.session, ids, table, speed), expected)

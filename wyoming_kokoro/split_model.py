@@ -6,7 +6,7 @@ of speech) is the slowest first audio. Cutting its *text* shorter is no answer: 
 shorter text like a sentence (its last word drawn out, pitch falling; ``bench/split_decode.py``).
 
 How: Kokoro predicts the whole text's durations, pitch and energy first, and its decoder then turns
-frame-aligned features (one frame = 600 samples) into audio. So the model is cut in four:
+frame-aligned features (one frame = 600 samples) into audio. So the model is cut in parts:
 
 * ``prosody``: tokens → aligned features, F0, energy and durations (the text encoder and
   predictors, ~5 % of an inference);
@@ -14,7 +14,8 @@ frame-aligned features (one frame = 600 samples) into audio. So the model is cut
   whole piece, so it is exactly what the whole model computes;
 * ``head``: the generator (the rest) over frames [0, e), returning, besides the audio, the mean
   and variance of every normalization it did;
-* ``tail``: the generator over frames [s, end), normalizing with the head's statistics pooled with its own.
+* ``tail``: the generator over frames [s, end), normalizing with the head's statistics pooled with its own;
+* ``generator``: the generator as it is, over all frames (a piece that is not cut).
 
 The generator's ~54 AdaIN normalizations take mean and variance over the frames they are given, so
 a tail decoded on its own comes out at its own level: 2.6 dB louder than its head (median over 68
@@ -29,8 +30,10 @@ padding), so each part decodes ``OVERLAP_FRAMES`` past the cut and the two are c
 middle ``CROSSFADE_FRAMES``. The harmonic source's phase (a running sum of F0 from the first frame)
 is carried into the tail through a ``phase0`` input.
 
-``prosody`` + ``frames`` + ``head`` over all frames is the whole model's audio bit for bit (checked
-at start, see ``SplitModel.check``), so a piece that is not cut sounds as before.
+``prosody`` + ``frames`` + ``generator`` (or ``head`` over all frames) is the whole model's audio
+bit for bit (checked once per build and machine, see ``SplitModel.check``), so a piece that is not
+cut sounds as before. On the CPU the parts therefore stand in for the whole model too
+(``WholeModel``): its weights are not held twice.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-BUILDER_VERSION = 4
+BUILDER_VERSION = 5
 SAMPLE_RATE = 24_000
 SAMPLES_PER_FRAME = 600
 #: Frames each part decodes past the cut: a frame's sound depends on ~2 frames around it.
@@ -77,7 +80,7 @@ CROSSFADE_FRAMES = 4
 HEAD_WEIGHT = 0.75
 #: Largest level correction at the seam, dB (the head is 0.5–2.5 dB quieter than one decode, p10–p90).
 MAX_JOIN_DB = 3.0
-PARTS = ("prosody", "frames", "head", "tail")
+PARTS = ("prosody", "frames", "head", "tail", "generator")
 
 # Where the Kokoro v1.0 export hands over from one stage to the next.
 _FEATURES = "/encoder/MatMul_1_output_0"  # aligned text features [1, 512, frames]
@@ -122,7 +125,7 @@ def split_paths(model_path: Path, cache_dir: Path) -> dict[str, Path]:
 
 
 def ensure_split_models(model_path: Path, cache_dir: Path) -> dict[str, Path]:
-    """The four parts of *model_path* (cached beside it, rebuilt when the model, the builder or a
+    """The parts of *model_path* (cached beside it, rebuilt when the model, the builder or a
     part's file changes). Raises SplitModelError when the model has not the export's layout."""
     paths = split_paths(model_path, cache_dir)
     stamp_path = Path(cache_dir) / f"{Path(model_path).stem}.split.json"
@@ -145,7 +148,11 @@ def ensure_split_models(model_path: Path, cache_dir: Path) -> dict[str, Path]:
     stamp["parts_sha256"] = {part: _sha256_file(path) for part, path in paths.items()}
     _atomic_write(stamp_path, json.dumps(stamp, indent=1).encode())
     _LOGGER.info(
-        "Cut %s in four parts in %.1f s (cached in %s)", model_path, time.monotonic() - started, cache_dir
+        "Cut %s in %d parts in %.1f s (cached in %s)",
+        model_path,
+        len(PARTS),
+        time.monotonic() - started,
+        cache_dir,
     )
     return paths
 
@@ -168,7 +175,7 @@ def remember_checked(model_path: Path, cache_dir: Path, machine: str) -> None:
 
 
 def build_split_models(src: Path) -> dict[str, ModelProto]:
-    """The four parts (see the module doc) of the Kokoro v1.0 model at *src*."""
+    """The parts (see the module doc) of the Kokoro v1.0 model at *src*."""
     onnx = _import_onnx()
     from onnx import utils
 
@@ -198,11 +205,12 @@ def build_split_models(src: Path) -> dict[str, ModelProto]:
         raise SplitModelError(f"cannot cut {src.name}: {type(err).__name__}: {err}") from err
     _add_phase_input(generator.graph)
     opset = next((o.version for o in generator.opset_import if o.domain in ("", "ai.onnx")), 0)
-    head, tail = generator, type(generator)()
+    head, tail, plain = generator, type(generator)(), type(generator)()
     tail.CopyFrom(generator)
+    plain.CopyFrom(generator)
     statistics = _expose_statistics(head.graph, opset)
     _pool_statistics(tail.graph, statistics, opset)
-    return {**parts, "head": head, "tail": tail}
+    return {**parts, "head": head, "tail": tail, "generator": plain}
 
 
 def _add_phase_input(graph: GraphProto) -> None:
@@ -355,7 +363,7 @@ def _pool_statistics(graph: GraphProto, statistics: list[str], opset: int) -> No
 
 
 class SplitModel:
-    """The four parts' sessions, and how a piece goes through them."""
+    """The parts' sessions, and how a piece goes through them."""
 
     def __init__(self, sessions: dict[str, ort.InferenceSession]) -> None:
         self.sessions = sessions
@@ -368,15 +376,29 @@ class SplitModel:
         self, ids: list[int], style: npt.NDArray[np.float32], speed: float, run_options: ort.RunOptions | None
     ) -> Prosody:
         """Durations, pitch, and the frame-rate decoding of the whole piece (~7 % of an inference)."""
-        feeds = {
+        return self._prosody(self._feeds_for(ids, style, speed), run_options)
+
+    def _feeds_for(
+        self, ids: list[int], style: npt.NDArray[np.float32], speed: float
+    ) -> dict[str, npt.NDArray[Any]]:
+        """The whole model's (and the prosody part's) inputs for token *ids* (pads added)."""
+        return {
             self._tokens: np.array([[0, *ids, 0]], dtype=np.int64),
             "style": style,
             "speed": np.array([speed], dtype=np.float32),
         }
+
+    def _prosody(self, feeds: dict[str, npt.NDArray[Any]], run_options: ort.RunOptions | None) -> Prosody:
+        style = feeds["style"]
         features, f0, energy, durations = self.sessions["prosody"].run(None, feeds, run_options)
         frames = {_FEATURES: features, _F0: f0, _ENERGY: energy, "style": style}
         (decoded,) = self.sessions["frames"].run(None, frames, run_options)
         return Prosody(f0, decoded, np.asarray(durations, np.int64).ravel(), style)
+
+    def whole(self, p: Prosody, run_options: ort.RunOptions | None) -> npt.NDArray[np.float32]:
+        """All of a piece's frames in one decode: the whole model's audio."""
+        (audio,) = self.sessions["generator"].run(None, self._feeds(p, 0, p.frames), run_options)
+        return _audio(audio, p.frames)
 
     def head(
         self, p: Prosody, end: int, run_options: ort.RunOptions | None
@@ -401,17 +423,17 @@ class SplitModel:
         return _audio(audio, p.frames - start)
 
     def check(self, session: ort.InferenceSession, ids: list[int], table: npt.NDArray[np.float32]) -> None:
-        """Before the parts are trusted, on this machine: uncut they must give the whole model's
-        audio (*session*; *table*: a voice), and a tail decoded apart near the whole decode's level.
-        Raises SplitModelError."""
-        from .engine import _run_session
-
-        whole = _run_session(session, ids, table, 1.0)
+        """Before the parts are trusted, on this machine: uncut (through the generator, and through
+        the head over all frames) they must give the whole model's audio (*session*; *table*: a
+        voice), and a tail decoded apart near the whole decode's level. Raises SplitModelError."""
         style = table[len(ids) - 1].reshape(1, -1).astype(np.float32)
-        p = self.prosody(ids, style, 1.0, None)
+        feeds = self._feeds_for(ids, style, 1.0)
+        whole = np.asarray(session.run(None, feeds)[0], dtype=np.float32).ravel()
+        p = self._prosody(feeds, None)
         uncut, _ = self.head(p, p.frames, None)
-        if uncut.shape != whole[: uncut.size].shape or not np.allclose(uncut, whole[: uncut.size], atol=1e-5):
-            raise SplitModelError("the parts do not give the whole model's audio")
+        for audio in (uncut, self.whole(p, None)):
+            if audio.shape != whole.shape or not np.allclose(audio, whole, atol=1e-5):
+                raise SplitModelError("the parts do not give the whole model's audio")
         cut = p.frames // 2
         _, statistics = self.head(p, cut + OVERLAP_FRAMES, None)
         tail = self.tail(p, cut - OVERLAP_FRAMES, statistics, None)
@@ -431,6 +453,36 @@ class SplitModel:
             "style": p.style,
             _PHASE0: phase.astype(np.float32).reshape(1, 1, 9),
         }
+
+
+class WholeModel:
+    """The whole model as the engine runs it (``run``, ``get_inputs``, ``get_providers``, as an
+    ONNX Runtime session has them), served by a split model's parts: prosody, frames, generator.
+    The audio is the whole model's, bit for bit; the whole model's own session, whose weights the
+    parts hold too, is then not needed."""
+
+    def __init__(self, split: SplitModel, model_path: Path) -> None:
+        self.split = split
+        self._model_path = str(model_path)
+
+    def get_inputs(self) -> list[Any]:
+        return list(self.split.sessions["prosody"].get_inputs())
+
+    def get_outputs(self) -> list[Any]:
+        return list(self.split.sessions["generator"].get_outputs())
+
+    def get_providers(self) -> list[str]:
+        return list(self.split.sessions["generator"].get_providers())
+
+    def run(
+        self,
+        output_names: list[str] | None,
+        feeds: dict[str, npt.NDArray[Any]],
+        run_options: ort.RunOptions | None = None,
+    ) -> list[npt.NDArray[np.float32]]:
+        """*feeds*: tokens (with their pads), style and speed, as for the whole model."""
+        prosody = self.split._prosody(feeds, run_options)
+        return [self.split.whole(prosody, run_options)]
 
 
 def join_level(overlap: npt.NDArray[np.float32], tail: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
