@@ -1,7 +1,7 @@
 """Resident memory of the engine: after start, after the benchmark replies, after each hostile text.
 
 Loads the engine in this process (the default config, phrase cache off, CPU), speaks every reply of
-the latency benchmark's texts, then each text of ``HOSTILE`` (one request each), and prints the
+the latency benchmark's texts, then each text of ``tests/hostile.py`` (one request each), and prints the
 resident memory (VmRSS) after each step, and the audio each hostile text got:
 
     .venv/bin/python bench/memory.py
@@ -24,20 +24,11 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from latency import DEFAULT_TEXTS, FALLBACK_TEXTS  # the latency benchmark's replies (same folder)
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # shared with test_robustness
+from hostile import HOSTILE_TEXTS
+
 from wyoming_kokoro.config import load_config
 from wyoming_kokoro.engine import KokoroEngine, resident_bytes
-
-#: What a hostile client sends: runs of marks, a giant "word", runs of tiny sentences, a sentence
-#: with no place to cut (test_robustness sends the same).
-HOSTILE = {
-    '"?!" x 500': "?!" * 500,
-    '"—" x 500': "\u2014" * 500,
-    '"a" x 1500': "a" * 1500,
-    '"Hmm. " x 300': "Hmm. " * 300,
-    '"! " x 500': "! " * 500,
-    '"x" x 300 + "?" x 300': "x" * 300 + " " + "?" * 300,
-    '"Ok " x 330': "Ok " * 330,
-}
 
 
 def megabytes() -> float:
@@ -106,7 +97,7 @@ def main() -> None:
     print(f"{'after start':28s} {result['after_start']:7.0f}")
     print(f"{'after the benchmark replies':28s} {result['after_benchmark']:7.0f}")
     hostile: dict[str, dict[str, float]] = {}
-    for name, text in HOSTILE.items():
+    for name, text in HOSTILE_TEXTS.items():
         seconds = len(engine.synthesize_to_pcm(text)) / 48_000
         hostile[name] = {"mb": round(megabytes()), "audio_s": round(seconds, 2)}
         print(f"{name:28s} {hostile[name]['mb']:7.0f} {seconds:8.2f}")

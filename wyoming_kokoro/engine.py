@@ -122,6 +122,8 @@ CUDA_PARALLEL = 3
 #: Tokens of a typical first piece (25–70): the split model is warmed up and timed on one, and a
 #: continuation piece leaves room to be stopped for one (see ``SynthesisStream.next_budget``).
 _TYPICAL_FIRST_PIECE = 48
+#: ONNX Runtime's run option that hands back, after the run, the arena memory it leaves unused.
+_ARENA_SHRINKAGE = "memory.enable_memory_arena_shrinkage"
 #: Resident memory an inference may leave beyond the engine's after warm-up before ONNX Runtime's
 #: arena is trimmed (see ``KokoroEngine._trim_memory``).
 _MEMORY_ALLOWANCE = 64 * 2**20
@@ -909,7 +911,7 @@ class KokoroEngine:
         if self._trim_voice is None:
             return
         options = ort.RunOptions()
-        options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        options.add_run_config_entry(_ARENA_SHRINKAGE, "cpu:0")
         _run_session(self.session, [16], self._trim_voice, 1.0, options)
 
     def run_options(self) -> ort.RunOptions:
@@ -919,7 +921,7 @@ class KokoroEngine:
         options = ort.RunOptions()
         if self.config.release_memory:
             devices = "cpu:0;gpu:0" if self.device == "cuda" else "cpu:0"
-            options.add_run_config_entry("memory.enable_memory_arena_shrinkage", devices)
+            options.add_run_config_entry(_ARENA_SHRINKAGE, devices)
         return options
 
     # -- internals ---------------------------------------------------------------------------
