@@ -783,11 +783,10 @@ class KokoroEngine:
         first request (the scheduler runs this before its first piece; see ``start``).
 
         The longest piece the scheduler makes (MAX_PIECE_TOKENS) also grows ONNX Runtime's memory
-        arena to most of its working size now, so the first long reply does not pay for the
-        allocation (the split model's parts, warmed up on a short first piece, may add to it
-        once, at the first long first piece: ~180 MB at 150 tokens). Its speed is where the speed
-        model starts, so the first reply's pieces (and where its first piece is cut) are sized for
-        this machine rather than for a guess.
+        arena (one for every session) to most of its working size now, so the first long reply
+        does not pay for the allocation, and the arena's trim mark is set above it. Its speed is
+        where the speed model starts, so the first reply's pieces (and where its first piece is
+        cut) are sized for this machine rather than for a guess.
         """
         phonemes = {
             language: self.frontend.phonemize("Hello, this is a test.", language)
