@@ -185,8 +185,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def wait_ready(uri: str, server: subprocess.Popen[bytes] | None, timeout: float) -> None:
-    """Until the server answers ``describe`` (it loads the model first); fail early if it exits."""
+async def wait_ready(
+    uri: str, server: subprocess.Popen[bytes] | None, timeout: float, poll: float = 0.5
+) -> None:
+    """Until the server answers ``describe`` (it loads the model first), trying every *poll*
+    seconds; fail early if it exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server is not None and server.poll() is not None:
@@ -195,7 +198,7 @@ async def wait_ready(uri: str, server: subprocess.Popen[bytes] | None, timeout: 
             await asyncio.wait_for(describe_latency(uri), 5)
             return
         except (OSError, asyncio.TimeoutError):
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(poll)
     raise SystemExit(f"server at {uri} did not answer describe within {timeout:.0f} s")
 
 

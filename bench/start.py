@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from latency import REPO, describe_latency, free_port, stop_server  # shared helpers (same folder)
+from latency import REPO, free_port, stop_server, wait_ready  # shared helpers (same folder)
 from wyoming.audio import AudioChunk
 from wyoming.client import AsyncClient
 from wyoming.tts import Synthesize
@@ -46,14 +46,7 @@ async def one_start(server_args: list[str]) -> tuple[float, float]:
     started = time.perf_counter()
     server = subprocess.Popen(command, cwd=REPO, stderr=subprocess.DEVNULL)
     try:
-        while True:
-            if server.poll() is not None:
-                raise SystemExit(f"the server exited with status {server.returncode} while starting")
-            try:
-                await asyncio.wait_for(describe_latency(uri), 5)
-                break
-            except (OSError, asyncio.TimeoutError):
-                await asyncio.sleep(0.05)
+        await wait_ready(uri, server, 300, poll=0.05)
         ready = time.perf_counter() - started
         return ready, await first_audio(uri)
     finally:
