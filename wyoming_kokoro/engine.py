@@ -654,9 +654,8 @@ class KokoroEngine:
         #: The model cut in parts, to send a long first piece in two (CPU only; see load).
         self.split_model: SplitModel | None = None
         #: Resident bytes above which the arena is trimmed after a piece (None: never; see
-        #: ``_trim_memory``), and the voice of the tiny inference that trims it.
+        #: ``_trim_memory``).
         self._memory_mark: int | None = None
-        self._trim_voice: npt.NDArray[np.float32] | None = None
         self._warmed_up = False
 
     # -- construction ------------------------------------------------------------------------
@@ -793,7 +792,6 @@ class KokoroEngine:
             for language in sorted(self.frontend.languages)
         }
         voice = self.voices.resolve(self.config.voice)
-        self._trim_voice = voice.table
         # Real phonemes: the audio's length (what the arena is sized by) follows from them.
         ids = self.frontend.tokenize(phonemes[voice.language])
         ids = (ids * (MAX_PIECE_TOKENS // max(1, len(ids)) + 1))[:MAX_PIECE_TOKENS]
@@ -907,11 +905,9 @@ class KokoroEngine:
 
     def _shrink_arena(self) -> None:
         """A one-token inference after which ONNX Runtime hands back the arena it does not use."""
-        if self._trim_voice is None:
-            return
         options = ort.RunOptions()
         options.add_run_config_entry(_ARENA_SHRINKAGE, "cpu:0")
-        _run_session(self.session, [16], self._trim_voice, 1.0, options)
+        _run_session(self.session, [16], self.voices.resolve(self.config.voice).table, 1.0, options)
 
     def run_options(self) -> ort.RunOptions:
         """Options for one inference. With ``release_memory`` ONNX Runtime hands its arena back

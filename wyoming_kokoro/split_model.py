@@ -124,11 +124,16 @@ def split_paths(model_path: Path, cache_dir: Path) -> dict[str, Path]:
     return {part: Path(cache_dir) / f"{Path(model_path).stem}.{part}.onnx" for part in PARTS}
 
 
+def _stamp_path(model_path: Path, cache_dir: Path) -> Path:
+    """What the parts were built from, their hashes, and where they passed their check."""
+    return Path(cache_dir) / f"{Path(model_path).stem}.split.json"
+
+
 def ensure_split_models(model_path: Path, cache_dir: Path) -> dict[str, Path]:
     """The parts of *model_path* (cached beside it, rebuilt when the model, the builder or a
     part's file changes). Raises SplitModelError when the model has not the export's layout."""
     paths = split_paths(model_path, cache_dir)
-    stamp_path = Path(cache_dir) / f"{Path(model_path).stem}.split.json"
+    stamp_path = _stamp_path(model_path, cache_dir)
     stamp: dict[str, object] = {
         "builder_version": BUILDER_VERSION,
         "source_sha256": _sha256_file(Path(model_path)),
@@ -161,13 +166,13 @@ def checked_here(model_path: Path, cache_dir: Path, machine: str) -> bool:
     """Whether the parts of *model_path* (as ``ensure_split_models`` last built them) passed
     ``SplitModel.check`` on *machine* (the CPU's kernels and ONNX Runtime's version: what decides
     the parts' arithmetic). The check costs ~2 s of every start otherwise."""
-    found = _read_stamp(Path(cache_dir) / f"{Path(model_path).stem}.split.json")
+    found = _read_stamp(_stamp_path(model_path, cache_dir))
     return isinstance(found, dict) and machine in found.get("checked_on", [])
 
 
 def remember_checked(model_path: Path, cache_dir: Path, machine: str) -> None:
     """Record that the parts passed ``SplitModel.check`` on *machine* (see ``checked_here``)."""
-    stamp_path = Path(cache_dir) / f"{Path(model_path).stem}.split.json"
+    stamp_path = _stamp_path(model_path, cache_dir)
     found = _read_stamp(stamp_path)
     if isinstance(found, dict):
         found["checked_on"] = sorted({*found.get("checked_on", []), machine})
@@ -467,9 +472,6 @@ class WholeModel:
 
     def get_inputs(self) -> list[Any]:
         return list(self.split.sessions["prosody"].get_inputs())
-
-    def get_outputs(self) -> list[Any]:
-        return list(self.split.sessions["generator"].get_outputs())
 
     def get_providers(self) -> list[str]:
         return list(self.split.sessions["generator"].get_providers())
