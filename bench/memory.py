@@ -27,7 +27,7 @@ from latency import DEFAULT_TEXTS, FALLBACK_TEXTS  # the latency benchmark's rep
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # shared with test_robustness
 from hostile import HOSTILE_TEXTS
 
-from wyoming_kokoro.config import load_config
+from wyoming_kokoro.config import ConfigError, load_config
 from wyoming_kokoro.engine import KokoroEngine, resident_bytes
 
 
@@ -84,10 +84,19 @@ def main() -> None:
         return
     overrides: dict[str, object] = {"device": "cpu", "zeroconf": {"enabled": False}, "phrase_cache_size": 0}
     for item in args.set:
-        key, _, value = item.partition("=")
-        overrides[key] = json.loads(value)
+        key, equals, value = item.partition("=")
+        try:
+            overrides[key] = json.loads(value)
+        except ValueError:
+            equals = ""
+        if not key or not equals:
+            parser.error(f"--set {item!r}: give key=value, the value in JSON (e.g. release_memory=true)")
     started = time.monotonic()
-    engine = KokoroEngine.load(load_config(None, overrides))
+    try:
+        config = load_config(None, overrides)
+    except ConfigError as err:
+        sys.exit(f"bench/memory.py: {err}")
+    engine = KokoroEngine.load(config)
     result: dict[str, object] = {"ready_s": round(time.monotonic() - started, 1), "after_start": megabytes()}
     for line in Path(args.texts).read_text().splitlines():
         if line.strip():

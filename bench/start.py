@@ -58,6 +58,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--server-arg", action="append", default=[], help="extra argument for our server")
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
     ready: list[float] = []
     first: list[float] = []
     for run in range(args.runs):
