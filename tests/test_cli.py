@@ -14,8 +14,12 @@ import pytest
 from wyoming_kokoro.config import Config
 
 
-def run_cli(*args: str, cache_dir: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WYOMING_KOKORO_CACHE": str(cache_dir), "ORT_DISABLE_TELEMETRY": "1"}
+def run_cli(
+    *args: str, cache_dir: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI in a subprocess, with no KOKORO_* variables but those in ``env``."""
+    clean = {name: value for name, value in os.environ.items() if not name.upper().startswith("KOKORO_")}
+    env = {**clean, "WYOMING_KOKORO_CACHE": str(cache_dir), "ORT_DISABLE_TELEMETRY": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "wyoming_kokoro", *args],
         capture_output=True,
@@ -172,3 +176,28 @@ def test_serve_flags_become_config_overrides() -> None:
         "threads": 2,
     }
     assert _overrides(_build_parser("serve").parse_args([])) == {}  # absent flags leave the file's values
+
+
+def test_environment_variables_and_config_file_variable_reach_the_cli(tmp_path: Path, config: Config) -> None:
+    """`voices` prints the default voice: the file's, or KOKORO_VOICE's."""
+    file = tmp_path / "config.yaml"
+    file.write_text("voice: am_adam\n")
+    env = {"KOKORO_CONFIG": str(file)}
+    result = run_cli("voices", cache_dir=config.resolved_cache_dir(), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "default am_adam" in result.stdout
+    result = run_cli("voices", cache_dir=config.resolved_cache_dir(), env={**env, "KOKORO_VOICE": "bf_emma"})
+    assert "default bf_emma" in result.stdout
+    # A flag is not taken for a longer one: `voices --voice` is an error, not `--voices`.
+    result = run_cli("voices", "--voice", "af_sky", cache_dir=config.resolved_cache_dir())
+    assert result.returncode == 2
+    assert "unrecognized arguments: --voice af_sky" in result.stderr
+
+    result = run_cli("voices", cache_dir=config.resolved_cache_dir(), env={"KOKORO_SPEEED": "1"})
+    assert result.returncode == 2
+    assert "Unknown environment variable KOKORO_SPEEED" in result.stderr
+    result = run_cli(
+        "voices", cache_dir=config.resolved_cache_dir(), env={"KOKORO_CONFIG": str(tmp_path / "no")}
+    )
+    assert result.returncode == 2
+    assert f"Config file not found: {tmp_path / 'no'}" in result.stderr

@@ -100,3 +100,113 @@ def test_cache_dir_and_threads_resolution(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert Config(cache_dir=str(tmp_path / "d")).resolved_cache_dir() == tmp_path / "d"
     assert Config(threads=3).resolved_threads() == 3
     assert Config().resolved_threads() >= 1
+
+
+# ---------------------------------------------------------------------------------- environment
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No KOKORO_* variables from the developer's shell."""
+    import os
+
+    for name in list(os.environ):
+        if name.upper().startswith("KOKORO_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_every_key_is_settable_from_the_environment(clean_environment: pytest.MonkeyPatch) -> None:
+    env = {
+        "KOKORO_URI": "tcp://127.0.0.1:10300",
+        "KOKORO_ZEROCONF__ENABLED": "false",
+        "KOKORO_ZEROCONF__NAME": "Kokoro in the attic",
+        "KOKORO_ZEROCONF__HOST": "192.168.1.5",
+        "KOKORO_HTTP__URI": "tcp://0.0.0.0:8880",
+        "KOKORO_HTTP__API_KEY": "s3cret",
+        "KOKORO_MODEL": "/models/kokoro.onnx",
+        "KOKORO_VOICES": "/models/voices.bin",
+        "KOKORO_DEVICE": "cpu",
+        "KOKORO_THREADS": "3",
+        "KOKORO_VOICE": "bf_emma",
+        "KOKORO_LANGUAGE_VOICES__FR": "ff_siwis",
+        "KOKORO_SPEED": "1.25",
+        "KOKORO_BLENDS": '{"duet": "af_heart:0.5+am_adam:0.5"}',
+        "KOKORO_PHRASE_CACHE_SIZE": "0",
+        "KOKORO_RELEASE_MEMORY": "yes",
+        "KOKORO_SPLIT_FIRST_PIECE": "0",
+        "KOKORO_CACHE_DIR": "/cache",
+        "KOKORO_LOG_LEVEL": "debug",
+        "KOKORO_LIMITS__MAX_CONNECTIONS": "4",
+        "KOKORO_LIMITS__IDLE_TIMEOUT": "60",
+        "KOKORO_LIMITS__MAX_TEXT_CHARS": "5000",
+        "KOKORO_LIMITS__MAX_QUEUED_PIECES": "100",
+    }
+    for name, value in env.items():
+        clean_environment.setenv(name, value)
+    config = load_config(None, None, environment=True)
+    assert config.model_dump() == {
+        "uri": "tcp://127.0.0.1:10300",
+        "zeroconf": {"enabled": False, "name": "Kokoro in the attic", "host": "192.168.1.5"},
+        "http": {"uri": "tcp://0.0.0.0:8880", "api_key": "s3cret"},
+        "model": "/models/kokoro.onnx",
+        "voices": "/models/voices.bin",
+        "device": "cpu",
+        "threads": 3,
+        "voice": "bf_emma",
+        "language_voices": Config().language_voices,
+        "speed": 1.25,
+        "blends": {"duet": "af_heart:0.5+am_adam:0.5"},
+        "phrase_cache_size": 0,
+        "release_memory": True,
+        "split_first_piece": False,
+        "cache_dir": "/cache",
+        "log_level": "debug",
+        "limits": {
+            "max_connections": 4,
+            "idle_timeout": 60.0,
+            "max_text_chars": 5000,
+            "max_queued_pieces": 100,
+        },
+    }
+    # Every key of the model was set above: a new key must be added here (and so be checked).
+    assert set(config.model_dump()) == {name.removeprefix("KOKORO_").split("__")[0].lower() for name in env}
+
+
+def test_environment_sits_between_file_and_flags(
+    clean_environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("voice: am_adam\nspeed: 0.9\nhttp:\n  uri: tcp://0.0.0.0:8880\n")
+    clean_environment.setenv("KOKORO_SPEED", "1.1")
+    clean_environment.setenv("KOKORO_VOICE", "bf_emma")
+    clean_environment.setenv("KOKORO_HTTP__API_KEY", "k")
+    clean_environment.setenv("KOKORO_BLENDS__DUET", "af_heart:0.5+am_adam:0.5")
+    clean_environment.setenv("KOKORO_ZEROCONF__NAME", "")  # empty: left to the file and defaults
+    config = load_config(path, {"voice": "af_sky"}, environment=True)
+    assert (config.voice, config.speed) == ("af_sky", 1.1)
+    assert (config.http.uri, config.http.api_key) == ("tcp://0.0.0.0:8880", "k")
+    assert config.blends == {"duet": "af_heart:0.5+am_adam:0.5"}
+    assert config.zeroconf.name is None
+    # Without environment=True (library use, tests) nothing is read from the environment.
+    assert load_config(path).speed == 0.9
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("KOKORO_SPEED", "fast", "speed (from KOKORO_SPEED): Input should be a valid number"),
+        ("KOKORO_DEVICE", "gpu", "device (from KOKORO_DEVICE): 'gpu' is not allowed"),
+        ("KOKORO_HTTP__URI", "8880", "http.uri (from KOKORO_HTTP__URI): Value error, must look like tcp://"),
+        ("KOKORO_VIOCE", "bf_emma", "Unknown environment variable KOKORO_VIOCE (allowed: KOKORO_CONFIG,"),
+        ("KOKORO_HTTP__KEY", "k", "Unknown environment variable KOKORO_HTTP__KEY"),
+        ("KOKORO_BLENDS", "duet=af_heart", 'error parsing value for field "blends"'),
+    ],
+)
+def test_bad_environment_names_the_variable(
+    clean_environment: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    clean_environment.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_config(None, None, environment=True)
+    assert message in str(info.value)

@@ -25,7 +25,7 @@ from typing import Any
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from . import __version__
-from .config import Config, ConfigError, load_config
+from .config import CONFIG_FILE_ENV, Config, ConfigError, load_config
 
 _LOGGER = logging.getLogger("wyoming_kokoro")
 
@@ -37,7 +37,9 @@ class CliError(Exception):
 
 
 def _config_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("configuration (flags override the config file)")
+    group = parser.add_argument_group(
+        "configuration (flags override KOKORO_* environment variables, which override the config file)"
+    )
     group.add_argument("--config", type=Path, help="YAML config file (see config/config.yaml)")
     group.add_argument("--model", help="model .onnx path, or auto")
     group.add_argument("--voices", help="voices .npz/.bin or folder of .bin, or auto")
@@ -50,7 +52,7 @@ def _config_flags(parser: argparse.ArgumentParser) -> None:
 
 def _build_parser(command: str) -> argparse.ArgumentParser:
     prog = "wyoming-kokoro" if command == "serve" else f"wyoming-kokoro {command}"
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0], allow_abbrev=False)
     parser.add_argument("--version", action="version", version=__version__)
     if command in ("serve", "synth", "voices"):
         _config_flags(parser)
@@ -125,6 +127,15 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "http", None):
         overrides["http"] = {"uri": args.http}
     return overrides
+
+
+def _config_path(args: argparse.Namespace) -> Path | None:
+    """``--config``, else ``$KOKORO_CONFIG``; a file named either way must exist."""
+    flag: Path | None = getattr(args, "config", None)
+    if flag is not None:
+        return flag
+    named = os.environ.get(CONFIG_FILE_ENV)
+    return Path(named) if named else None
 
 
 def _setup_logging(level: str) -> None:
@@ -272,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = _build_parser(command).parse_args(argv)
     try:
-        config = load_config(getattr(args, "config", None), _overrides(args))
+        config = load_config(_config_path(args), _overrides(args), environment=True)
         quiet = "info" if command in ("fetch", "build-float-model") else "warning"
         _setup_logging(config.log_level if command == "serve" or args.debug else quiet)
         if command == "serve":

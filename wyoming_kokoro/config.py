@@ -1,8 +1,14 @@
-"""Server configuration: one YAML file, validated at start, overridden by CLI flags.
+"""Server configuration: one YAML file, then ``KOKORO_*`` environment variables, then CLI flags.
 
 Every key is documented in ``config/config.yaml``, whose values are exactly the defaults below (a test keeps
 the two in step). Unknown keys are an error rather than silently ignored, because a misspelt key that does
-nothing is the hardest kind of misconfiguration for a Home Assistant user to find.
+nothing is the hardest kind of misconfiguration for a Home Assistant user to find; the same goes for a
+misspelt ``KOKORO_*`` variable.
+
+Every key can be set from the environment (the Docker way): ``KOKORO_`` and the key in capitals, with
+``__`` between nested keys, e.g. ``KOKORO_SPEED=1.1``, ``KOKORO_HTTP__API_KEY=secret``,
+``KOKORO_ZEROCONF__ENABLED=false``; mappings take JSON or one variable per entry
+(``KOKORO_BLENDS__MIX=af_heart:0.6+af_bella:0.4``). ``KOKORO_CONFIG`` names the file itself.
 """
 
 from __future__ import annotations
@@ -15,6 +21,13 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 DEFAULT_PORT = 10210
 DEFAULT_URI = f"tcp://0.0.0.0:{DEFAULT_PORT}"
@@ -44,6 +57,12 @@ DEFAULT_LANGUAGE_VOICES: dict[str, str] = {
     "pt-br": "pf_dora",
     "zh": "zf_xiaobei",
 }
+
+#: Environment variables: this prefix, then the key in capitals, ``__`` between nested keys.
+ENV_PREFIX = "KOKORO_"
+ENV_NESTED_DELIMITER = "__"
+#: The environment variable naming the config file (the ``--config`` flag wins over it).
+CONFIG_FILE_ENV = "KOKORO_CONFIG"
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 Device = Literal["auto", "cuda", "cpu"]
@@ -95,8 +114,21 @@ class LimitsConfig(_Section):
     max_queued_pieces: int = Field(2_000, ge=1)
 
 
-class Config(_Section):
-    """Everything the server can be told. Defaults give a working server with no file at all."""
+class Config(BaseSettings):
+    """Everything the server can be told. Defaults give a working server with no file at all.
+
+    A settings class so that pydantic-settings reads the environment with the same field types;
+    constructing one reads nothing: :func:`load_config` merges file, environment and flags.
+    """
+
+    model_config = SettingsConfigDict(
+        extra="forbid",
+        validate_assignment=True,
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        env_ignore_empty=True,
+        case_sensitive=False,
+    )
 
     uri: str = DEFAULT_URI
     zeroconf: ZeroconfConfig = Field(default_factory=ZeroconfConfig)
@@ -148,6 +180,17 @@ class Config(_Section):
             raise ValueError(f"unknown language {', '.join(unknown)}; allowed: {', '.join(LANGUAGE_TAGS)}")
         return {**DEFAULT_LANGUAGE_VOICES, **value}
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
     def resolved_cache_dir(self) -> Path:
         """Where assets (model, voices, float models) are kept."""
         if self.cache_dir != "auto":
@@ -183,10 +226,73 @@ def physical_cores() -> int:
     return max(1, min(count, available or count))
 
 
-def _format_error(error: ValidationError, source: str) -> str:
+#: Keys whose value is a mapping of the user's own names, settable one entry per variable.
+_MAPPING_KEYS = ("language_voices", "blends")
+
+
+def _env_name(path: tuple[str, ...]) -> str:
+    return ENV_PREFIX + ENV_NESTED_DELIMITER.join(part.upper() for part in path)
+
+
+def _leaf_paths(data: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths: list[tuple[str, ...]] = []
+    for key, value in data.items():
+        if isinstance(value, Mapping) and value:
+            paths.extend(_leaf_paths(value, (*prefix, str(key))))
+        else:
+            paths.append((*prefix, str(key)))
+    return paths
+
+
+def environment_names() -> list[str]:
+    """Every ``KOKORO_*`` variable the server reads (mappings take any entry after ``__``)."""
+    names = [CONFIG_FILE_ENV]
+    for name, field in Config.model_fields.items():
+        names.append(_env_name((name,)))
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names.extend(_env_name((name, sub)) for sub in annotation.model_fields)
+        elif name in _MAPPING_KEYS:
+            names.append(_env_name((name,)) + ENV_NESTED_DELIMITER + "<KEY>")
+    return names
+
+
+def _unknown_environment(environ: Mapping[str, str]) -> list[str]:
+    known = {name for name in environment_names() if not name.endswith("<KEY>")}
+    mapping_prefixes = tuple(_env_name((key,)) + ENV_NESTED_DELIMITER for key in _MAPPING_KEYS)
+    return sorted(
+        name
+        for name in environ
+        if name.upper().startswith(ENV_PREFIX)
+        and name.upper() not in known
+        and not name.upper().startswith(mapping_prefixes)
+    )
+
+
+def read_environment() -> dict[str, Any]:
+    """The ``KOKORO_*`` variables as nested config keys (pydantic-settings does the parsing).
+
+    Raises :class:`ConfigError` for a variable that names no key, or a mapping that is not JSON.
+    """
+    unknown = _unknown_environment(os.environ)
+    if unknown:
+        allowed = ", ".join(environment_names())
+        raise ConfigError(f"Unknown environment variable {', '.join(unknown)} (allowed: {allowed})")
+    try:
+        values = EnvSettingsSource(Config)()
+    except SettingsError as err:
+        cause = f": {err.__cause__}" if err.__cause__ else ""
+        raise ConfigError(f"Invalid {ENV_PREFIX}* environment variable ({err}{cause})") from None
+    return values
+
+
+def _format_error(error: ValidationError, source: str, from_env: Mapping[tuple[str, ...], str]) -> str:
     lines = [f"Invalid configuration in {source}:"]
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        variable = from_env.get(tuple(str(part) for part in item["loc"]))
+        if variable:
+            key = f"{key} (from {variable})"
         if item["type"] == "extra_forbidden":
             parent = _section_for(item["loc"][:-1])
             allowed = ", ".join(parent.model_fields)
@@ -218,15 +324,19 @@ def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]
     return merged
 
 
-def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
-    """Read ``path`` (if given), apply ``overrides`` (from CLI flags, nested dicts), validate.
+def load_config(
+    path: Path | None = None, overrides: Mapping[str, Any] | None = None, environment: bool = False
+) -> Config:
+    """Read ``path`` (if given), then the ``KOKORO_*`` variables (if ``environment``), then apply
+    ``overrides`` (from CLI flags, nested dicts), validate.
 
-    Raises :class:`ConfigError` with a message that names the file, the key and what is allowed.
+    Raises :class:`ConfigError` with a message that names the file or variable, the key and what
+    is allowed.
     """
     data: dict[str, Any] = {}
-    source = "command-line flags"
+    sources: list[str] = []
     if path is not None:
-        source = str(path)
+        sources.append(str(path))
         try:
             text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -244,9 +354,18 @@ def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = 
                 f"Config file {path} must be a mapping of keys to values, not {type(loaded).__name__}"
             )
         data = loaded
+    from_env: dict[tuple[str, ...], str] = {}
+    if environment:
+        values = read_environment()
+        if values:
+            sources.append("the environment")
+            from_env = {path: _env_name(path) for path in _leaf_paths(values)}
+            data = _merge(data, values)
     if overrides:
+        sources.append("command-line flags")
         data = _merge(data, overrides)
+    source = ", ".join(sources) or "the defaults"
     try:
         return Config.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format_error(err, source)) from None
+        raise ConfigError(_format_error(err, source, from_env)) from None
