@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from wyoming_kokoro.providers import CPU, CUDA, ProviderError, choose_provider
+from wyoming_kokoro.providers import CPU, CUDA, ProviderError, choose_provider, preload_cuda_libraries
 
 
 class FakeSession:
@@ -94,3 +94,43 @@ def test_unknown_device() -> None:
     factory = Factory()
     with pytest.raises(ProviderError, match="auto, cuda or cpu"):
         choose_provider("tpu", [CPU], factory.make, factory.check)
+
+
+class FakeRuntime:
+    """Stands in for the onnxruntime module: which providers it lists, and preload_dlls calls."""
+
+    def __init__(self, providers: list[str], fails: bool = False) -> None:
+        self.providers = providers
+        self.fails = fails
+        self.calls: list[dict[str, Any]] = []
+
+    def get_available_providers(self) -> list[str]:
+        return self.providers
+
+    def preload_dlls(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs)
+        if self.fails:
+            raise OSError("libcudnn.so.9: cannot open shared object file")
+
+
+@pytest.mark.parametrize(
+    ("device", "providers", "preloaded"),
+    [
+        ("auto", [CUDA, CPU], True),
+        ("cuda", [CUDA, CPU], True),
+        ("cpu", [CUDA, CPU], False),  # never touch CUDA when the CPU was asked for
+        ("auto", [CPU], False),  # the CPU build of onnxruntime
+    ],
+)
+def test_cuda_libraries_are_preloaded_only_when_cuda_may_be_used(
+    device: str, providers: list[str], preloaded: bool
+) -> None:
+    runtime = FakeRuntime(providers)
+    preload_cuda_libraries(runtime, device)
+    assert runtime.calls == ([{"msvc": False}] if preloaded else [])
+
+
+def test_a_failed_preload_leaves_the_decision_to_the_test_inference() -> None:
+    runtime = FakeRuntime([CUDA, CPU], fails=True)
+    preload_cuda_libraries(runtime, "auto")  # logged, not raised
+    assert runtime.calls == [{"msvc": False}]

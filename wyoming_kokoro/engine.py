@@ -86,6 +86,7 @@ from .providers import (
     ProviderError,
     choose_provider,
     node_placement,
+    preload_cuda_libraries,
     provider_chain,
 )
 from .split_model import (
@@ -725,6 +726,7 @@ class KokoroEngine:
             if audio.size < SAMPLE_RATE // 10 or not np.isfinite(audio).all():
                 raise ProviderError("test inference produced no usable audio")
 
+        preload_cuda_libraries(ort, config.device)
         choice: ProviderChoice[ort.InferenceSession] = choose_provider(
             config.device, ort.get_available_providers(), make_session, check
         )

@@ -59,6 +59,25 @@ def provider_chain(device: str) -> list[tuple[str, Any]]:
     return [(CPU, {})]
 
 
+def preload_cuda_libraries(runtime: Any, device: str) -> None:
+    """Let onnxruntime-gpu find CUDA and cuDNN installed as PyPI wheels (``nvidia-*-cu12``).
+
+    ONNX Runtime's CUDA provider loads them with the system's library search, which does not look
+    in site-packages; ``preload_dlls`` (ONNX Runtime 1.21+) loads them from there first. Libraries
+    the system provides (NVIDIA's CUDA images) are found either way, so a failure here is only
+    logged: the test inference in :func:`choose_provider` is what decides.
+    """
+    if device == "cpu" or CUDA not in runtime.get_available_providers():
+        return
+    preload = getattr(runtime, "preload_dlls", None)
+    if preload is None:
+        return
+    try:
+        preload(msvc=False)
+    except Exception as err:  # any failure leaves the decision to the test inference
+        _LOGGER.debug("onnxruntime.preload_dlls failed: %s: %s", type(err).__name__, err)
+
+
 def choose_provider(
     device: str,
     available: Sequence[str],
