@@ -94,14 +94,24 @@ def _run_options(tmp_path: Path, options: dict[str, Any]) -> tuple[subprocess.Co
 # Metadata
 
 
-def test_addon_metadata_follows_home_assistant_conventions(addon_config: dict[str, Any]) -> None:
+def test_addon_metadata_follows_home_assistant_conventions(
+    addon_config: dict[str, Any], options_module: ModuleType
+) -> None:
+    options = options_module
     for key in ("name", "version", "slug", "description", "url", "arch", "options", "schema"):
         assert key in addon_config, key
     assert addon_config["discovery"] == ["wyoming"]
     assert addon_config["init"] is False
     assert set(addon_config["arch"]) == {"amd64", "aarch64"}
-    assert addon_config["ports"] == {f"{DEFAULT_PORT}/tcp": DEFAULT_PORT}
-    assert "image" not in addon_config, "no published image: Supervisor builds the Dockerfile"
+    # Home Assistant reaches the app over its own network: no host port unless the user maps one.
+    assert addon_config["ports"] == {f"{DEFAULT_PORT}/tcp": None, f"{options.OPENAI_PORT}/tcp": None}
+    # Prebuilt per-arch images, as the official apps ship (the release workflow builds them).
+    assert addon_config["image"] == "ghcr.io/wyoming-kokoro/{arch}-addon-kokoro"
+    # Streaming TTS arrived in Home Assistant 2025.7.
+    assert addon_config["homeassistant"] == "2025.7.0"
+    assert {"type": "share", "read_only": True} in addon_config["map"]
+    for picture in ("icon.png", "logo.png"):
+        assert (ADDON / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", picture
 
 
 def test_build_yaml_has_a_base_per_arch_and_the_package_release(
@@ -135,7 +145,11 @@ def test_every_option_maps_to_a_config_key(addon_config: dict[str, Any], options
     assert set(schema) == set(options_module.OPTION_KEYS)
     assert set(options) <= set(schema)
     for option, key in options_module.OPTION_KEYS.items():
-        assert key in Config.model_fields, f"option {option} maps to unknown config key {key}"
+        section, _, sub = key.partition(".")
+        assert section in Config.model_fields, f"option {option} maps to unknown config key {key}"
+        if sub:
+            annotation = Config.model_fields[section].annotation
+            assert sub in annotation.model_fields, f"option {option} maps to unknown config key {key}"  # type: ignore[union-attr]
     # The keys the add-on fixes are real keys too.
     load_config(None, options_module.FIXED_CONFIG)
 
@@ -206,6 +220,10 @@ def test_sample_options_become_the_exact_server_command(tmp_path: Path) -> None:
         "threads": 2,
         "release_memory": True,
         "split_first_piece": False,
+        "model": "/share/kokoro/kokoro-v1.0.onnx",
+        "voices": "/share/kokoro/voices",
+        "openai_api": True,
+        "openai_api_key": "s3cret",
         "debug_logging": True,
     }
     result, config_out = _run_options(tmp_path, options)
@@ -225,7 +243,19 @@ def test_sample_options_become_the_exact_server_command(tmp_path: Path) -> None:
     assert config.threads == 2
     assert config.release_memory is True
     assert config.split_first_piece is False
+    assert (config.model, config.voices) == ("/share/kokoro/kokoro-v1.0.onnx", "/share/kokoro/voices")
+    assert (config.http.uri, config.http.api_key) == ("tcp://0.0.0.0:8880", "s3cret")
     assert config.log_level == "debug"
+
+
+def test_openai_api_off_by_default_and_a_key_without_it_is_refused(tmp_path: Path) -> None:
+    result, config_out = _run_options(tmp_path, {"openai_api": False, "model": "", "voices": ""})
+    assert result.returncode == 0, result.stderr
+    config = load_config(config_out)
+    assert (config.http.uri, config.model, config.voices) == (None, "auto", "auto")
+    result, _ = _run_options(tmp_path, {"openai_api": False, "openai_api_key": "k"})
+    assert result.returncode == 1
+    assert "openai_api_key is set but openai_api is off" in result.stderr
 
 
 def test_missing_threads_means_auto_and_no_debug_means_info(tmp_path: Path) -> None:

@@ -21,6 +21,8 @@ from typing import Any
 
 PROGRAM = "wyoming-kokoro"
 PORT = 10210
+#: Where the OpenAI-compatible endpoint listens when the ``openai_api`` option is on.
+OPENAI_PORT = 8880
 
 #: Add-on option → top-level key of wyoming-kokoro's config (see config/config.yaml).
 OPTION_KEYS: dict[str, str] = {
@@ -31,6 +33,10 @@ OPTION_KEYS: dict[str, str] = {
     "threads": "threads",
     "release_memory": "release_memory",
     "split_first_piece": "split_first_piece",
+    "model": "model",
+    "voices": "voices",
+    "openai_api": "http.uri",
+    "openai_api_key": "http.api_key",
     "debug_logging": "log_level",
 }
 
@@ -64,6 +70,16 @@ def options_to_config(options: Mapping[str, Any]) -> dict[str, Any]:
     # Optional in the schema: absent means the server's own default ("auto" = physical cores).
     if options.get("threads") is not None:
         config["threads"] = options["threads"]
+    # Optional paths under /share: absent or empty means the built-in model and voices.
+    for option in ("model", "voices"):
+        if options.get(option):
+            config[option] = options[option]
+    if options.get("openai_api"):
+        config["http"] = {"uri": f"tcp://0.0.0.0:{OPENAI_PORT}"}
+        if options.get("openai_api_key"):
+            config["http"]["api_key"] = options["openai_api_key"]
+    elif options.get("openai_api_key"):
+        raise OptionsError("openai_api_key is set but openai_api is off; turn openai_api on to use it")
     if "debug_logging" in options:
         config["log_level"] = "debug" if options["debug_logging"] else "info"
 
