@@ -134,3 +134,29 @@ def test_a_failed_preload_leaves_the_decision_to_the_test_inference() -> None:
     runtime = FakeRuntime([CUDA, CPU], fails=True)
     preload_cuda_libraries(runtime, "auto")  # logged, not raised
     assert runtime.calls == [{"msvc": False}]
+
+
+def test_a_session_that_fell_back_to_the_cpu_is_not_cuda() -> None:
+    """ONNX Runtime's Python API retries on the CPU when CUDA cannot start (no GPU): the session
+    exists and its test inference succeeds, but it is not CUDA."""
+    factory = Factory()
+
+    def fell_back(session: FakeSession) -> list[str]:
+        return [CPU]
+
+    choice = choose_provider("auto", [CUDA, CPU], factory.make, factory.check, active_providers=fell_back)
+    assert choice.device == "cpu"
+    assert "could not start CUDA and fell back to the CPU" in choice.reason
+    assert factory.built == [CUDA, CPU]
+    with pytest.raises(
+        ProviderError, match="device: cuda was requested, but ONNX Runtime could not start CUDA"
+    ):
+        choose_provider("cuda", [CUDA, CPU], factory.make, factory.check, active_providers=fell_back)
+
+
+def test_a_session_that_has_cuda_is_cuda() -> None:
+    factory = Factory()
+    choice = choose_provider(
+        "auto", [CUDA, CPU], factory.make, factory.check, active_providers=lambda session: [CUDA, CPU]
+    )
+    assert choice.device == "cuda"

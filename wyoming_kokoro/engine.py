@@ -728,7 +728,11 @@ class KokoroEngine:
 
         preload_cuda_libraries(ort, config.device)
         choice: ProviderChoice[ort.InferenceSession] = choose_provider(
-            config.device, ort.get_available_providers(), make_session, check
+            config.device,
+            ort.get_available_providers(),
+            make_session,
+            check,
+            active_providers=lambda session: session.get_providers(),
         )
         providers = choice.session.get_providers()
         model_path = Path(choice.session._model_path)

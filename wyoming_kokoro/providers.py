@@ -83,6 +83,7 @@ def choose_provider(
     available: Sequence[str],
     make_session: Callable[[list[tuple[str, Any]]], SessionT],
     check: Callable[[SessionT], None],
+    active_providers: Callable[[SessionT], Sequence[str]] | None = None,
 ) -> ProviderChoice[SessionT]:
     """Pick the execution provider for ``device`` ("auto", "cuda" or "cpu").
 
@@ -90,6 +91,9 @@ def choose_provider(
     provider chain; ``check`` runs a real inference on it and raises if the result is unusable.
     ``auto`` uses CUDA only when it is available *and* its test inference succeeds, otherwise CPU
     with a log line saying why; ``cuda`` with no working CUDA raises :class:`ProviderError`.
+    ``active_providers`` (``session.get_providers()``) tells whether a session asked for CUDA really
+    has it: ONNX Runtime's Python API falls back to the CPU by itself when CUDA cannot start (no
+    GPU), and the test inference then succeeds on the CPU.
     """
     if device not in ("auto", "cuda", "cpu"):
         raise ProviderError(f"device must be auto, cuda or cpu, not {device!r}")
@@ -105,9 +109,19 @@ def choose_provider(
         else:
             try:
                 session = make_session(provider_chain("cuda"))
+                if active_providers is not None and CUDA not in active_providers(session):
+                    raise ProviderError(
+                        "ONNX Runtime could not start CUDA and fell back to the CPU (no usable GPU, "
+                        "or the driver and the CUDA/cuDNN libraries do not match; its message is "
+                        "logged above)"
+                    )
                 check(session)
             except Exception as err:  # any failure means CUDA is not usable here
-                cuda_problem = f"CUDA test inference failed: {type(err).__name__}: {err}"
+                cuda_problem = (
+                    str(err)
+                    if isinstance(err, ProviderError)
+                    else f"CUDA test inference failed: {type(err).__name__}: {err}"
+                )
             else:
                 return ProviderChoice(session, "cuda", "CUDA test inference succeeded")
         if device == "cuda":
