@@ -43,8 +43,6 @@ ARG KOKORO_UID=10210
 RUN groupadd --system --gid "${KOKORO_UID}" kokoro \
     && useradd --system --uid "${KOKORO_UID}" --gid kokoro --no-create-home --home-dir /cache kokoro \
     && install -d -o kokoro -g kokoro -m 0755 /cache /config
-COPY --from=build /opt/venv /opt/venv
-COPY --from=build /opt/wyoming-kokoro /opt/wyoming-kokoro
 COPY docker/entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 ENV PATH=/opt/venv/bin:$PATH \
     WYOMING_KOKORO_ASSETS=/opt/wyoming-kokoro/assets \
@@ -59,3 +57,6 @@ EXPOSE 10210
 HEALTHCHECK --start-period=2m --interval=30s --timeout=15s --retries=3 \
     CMD ["wyoming-kokoro", "healthcheck", "--uri", "tcp://127.0.0.1:10210", "--timeout", "10"]
 ENTRYPOINT ["docker-entrypoint.sh"]
+# The venv and the assets last, in one layer: storage drivers that copy whole layers (vfs) then copy
+# them once, not once per instruction after them.
+COPY --from=build /opt /opt

@@ -113,6 +113,12 @@ def docker(*args: str, check: bool = True, timeout: float = 120, stdin: str | No
     return result.stdout.strip()
 
 
+def logs(name: str) -> str:
+    """What the container wrote, stdout and stderr (the server logs to stderr)."""
+    result = subprocess.run(["docker", "logs", name], capture_output=True, text=True, timeout=60, check=False)
+    return result.stdout + result.stderr
+
+
 def expect(condition: bool, message: str) -> None:
     if not condition:
         raise CheckFailed(message)
@@ -173,9 +179,9 @@ def wait_healthy(name: str, args: list[str]) -> float:
             passed = next(entry for entry in health["Log"] if entry["ExitCode"] == 0)
             return (_timestamp(passed["End"]) - _timestamp(state["StartedAt"])).total_seconds()
         if not state["Running"]:
-            raise CheckFailed(f"{name} exited with {state['ExitCode']}:\n{docker('logs', name, check=False)}")
+            raise CheckFailed(f"{name} exited with {state['ExitCode']}:\n{logs(name)}")
         if time.monotonic() - began > READY_TIMEOUT_S:
-            raise CheckFailed(f"{name} not healthy after {READY_TIMEOUT_S} s:\n{docker('logs', name)}")
+            raise CheckFailed(f"{name} not healthy after {READY_TIMEOUT_S} s:\n{logs(name)}")
         time.sleep(0.5)
 
 
@@ -208,39 +214,34 @@ def stop(name: str) -> float:
     docker("stop", "--time", "30", name, timeout=60)
     took = time.monotonic() - began
     code = int(docker("inspect", "--format", "{{.State.ExitCode}}", name))
-    expect(code == 0, f"{name} exited with {code} after docker stop:\n{docker('logs', '--tail', '20', name)}")
+    expect(code == 0, f"{name} exited with {code} after docker stop:\n{logs(name)[-2000:]}")
     expect(took < STOP_LIMIT_S, f"docker stop took {took:.1f} s (limit {STOP_LIMIT_S} s)")
     return took
 
 
 def cuda_checks(image: str, name: str, volume: str) -> dict[str, Any]:
     """No GPU here: device auto serves on the CPU and says why; device cuda refuses to start."""
-    logs = docker("logs", name)
-    expect(
-        "CPU" in logs and ("CUDA" in logs or "cuda" in logs), f"no log line says why the CPU serves:\n{logs}"
-    )
-    refused = subprocess.run(
-        [
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--volume",
-            f"{volume}:/cache",
-            "--env",
-            "KOKORO_DEVICE=cuda",
-            image,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    expect(refused.returncode != 0, "with KOKORO_DEVICE=cuda and no GPU the server started")
-    message = (refused.stderr + refused.stdout).strip().splitlines()
-    expect(any("CUDA" in line or "cuda" in line for line in message), f"unclear refusal: {message[-5:]}")
-    return {"device_cuda_refusal": message[-1]}
+    said = [line for line in logs(name).splitlines() if "Using CPU" in line and "CUDA" in line]
+    expect(bool(said), f"no log line says why the CPU serves:\n{logs(name)[-3000:]}")
+    refusing = f"{name}-refuses"
+    docker("rm", "--force", refusing, check=False)
+    docker("run", "--detach", "--name", refusing, "--network", "none", "--volume", f"{volume}:/cache",
+           "--env", "KOKORO_DEVICE=cuda", image)  # fmt: skip
+    began = time.monotonic()
+    while True:
+        state = json.loads(docker("inspect", "--format", "{{json .State}}", refusing))
+        if not state["Running"]:
+            break
+        serving = "Serving Wyoming" in logs(refusing)
+        if serving or time.monotonic() - began > READY_TIMEOUT_S:
+            docker("rm", "--force", refusing, check=False)
+            raise CheckFailed("with KOKORO_DEVICE=cuda and no GPU the server started")
+        time.sleep(0.5)
+    message = logs(refusing).strip().splitlines()
+    docker("rm", refusing)
+    expect(state["ExitCode"] != 0, "with KOKORO_DEVICE=cuda and no GPU the server exited with 0")
+    expect(any("cuda" in line.lower() for line in message[-3:]), f"unclear refusal: {message[-5:]}")
+    return {"device_auto_log": said[0], "device_cuda_refusal": message[-1]}
 
 
 def main(target: str, image: str, name: str, wheel: str | None = None) -> dict[str, Any]:
