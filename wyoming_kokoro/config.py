@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -226,10 +227,6 @@ def physical_cores() -> int:
     return max(1, min(count, available or count))
 
 
-#: Keys whose value is a mapping of the user's own names, settable one entry per variable.
-_MAPPING_KEYS = ("language_voices", "blends")
-
-
 def _env_name(path: tuple[str, ...]) -> str:
     return ENV_PREFIX + ENV_NESTED_DELIMITER.join(part.upper() for part in path)
 
@@ -244,6 +241,13 @@ def _leaf_paths(data: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> list[t
     return paths
 
 
+def _mapping_keys() -> list[str]:
+    """Keys whose value maps the user's own names (blends, language_voices): one variable per entry."""
+    return [
+        name for name, field in Config.model_fields.items() if typing.get_origin(field.annotation) is dict
+    ]
+
+
 def environment_names() -> list[str]:
     """Every ``KOKORO_*`` variable the server reads (mappings take any entry after ``__``)."""
     names = [CONFIG_FILE_ENV]
@@ -252,14 +256,14 @@ def environment_names() -> list[str]:
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             names.extend(_env_name((name, sub)) for sub in annotation.model_fields)
-        elif name in _MAPPING_KEYS:
+        elif name in _mapping_keys():
             names.append(_env_name((name,)) + ENV_NESTED_DELIMITER + "<KEY>")
     return names
 
 
 def _unknown_environment(environ: Mapping[str, str]) -> list[str]:
     known = {name for name in environment_names() if not name.endswith("<KEY>")}
-    mapping_prefixes = tuple(_env_name((key,)) + ENV_NESTED_DELIMITER for key in _MAPPING_KEYS)
+    mapping_prefixes = tuple(_env_name((key,)) + ENV_NESTED_DELIMITER for key in _mapping_keys())
     return sorted(
         name
         for name in environ
@@ -359,7 +363,7 @@ def load_config(
         values = read_environment()
         if values:
             sources.append("the environment")
-            from_env = {path: _env_name(path) for path in _leaf_paths(values)}
+            from_env = {leaf: _env_name(leaf) for leaf in _leaf_paths(values)}
             data = _merge(data, values)
     if overrides:
         sources.append("command-line flags")
