@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from wyoming_kokoro.providers import CPU, CUDA, ProviderError, choose_provider, preload_cuda_libraries
+from wyoming_kokoro.providers import (
+    CPU,
+    CUDA,
+    ProviderError,
+    choose_provider,
+    cuda_starts,
+    preload_cuda_libraries,
+)
 
 
 class FakeSession:
@@ -160,3 +167,37 @@ def test_a_session_that_has_cuda_is_cuda() -> None:
         "auto", [CUDA, CPU], factory.make, factory.check, active_providers=lambda session: [CUDA, CPU]
     )
     assert choice.device == "cuda"
+
+
+def test_the_cuda_probe_says_no_where_cuda_cannot_start() -> None:
+    """The real onnxruntime of this machine (CPU build, or no GPU): asked for CUDA, it runs the
+    probe on the CPU, which is not CUDA."""
+    import onnxruntime
+
+    assert cuda_starts(onnxruntime) is False
+
+
+class ProbeRuntime:
+    """An onnxruntime stand-in whose sessions report the given providers."""
+
+    def __init__(self, providers: list[str]) -> None:
+        self.providers = providers
+        self.asked: list[Any] = []
+
+    def InferenceSession(self, model: bytes, providers: list[str]) -> Any:
+        self.asked.append(providers)
+        assert model, "the probe passes a serialized model"
+        outer = self
+
+        class Session:
+            def get_providers(self) -> list[str]:
+                return outer.providers
+
+        return Session()
+
+
+def test_the_cuda_probe_says_yes_when_the_session_has_cuda() -> None:
+    runtime = ProbeRuntime([CUDA, CPU])
+    assert cuda_starts(runtime) is True
+    assert runtime.asked == [[CUDA, CPU]]
+    assert cuda_starts(ProbeRuntime([CPU])) is False

@@ -82,9 +82,11 @@ from .normalize import normalize_text
 from .providers import (
     CPU,
     CUDA,
+    CUDA_FELL_BACK,
     ProviderChoice,
     ProviderError,
     choose_provider,
+    cuda_starts,
     node_placement,
     preload_cuda_libraries,
     provider_chain,
@@ -704,6 +706,8 @@ class KokoroEngine:
             return int8_model
 
         def make_session(chain: list[tuple[str, Any]]) -> ort.InferenceSession:
+            if chain[0][0] == CUDA and not cuda_starts(ort):
+                raise ProviderError(CUDA_FELL_BACK)  # before building a float model for nothing
             path = model_for(chain)
             try:
                 session = ort.InferenceSession(

@@ -38,6 +38,13 @@ CUDA_PROVIDER_OPTIONS: dict[str, Any] = {
 }
 
 
+#: Why a session asked for CUDA is not CUDA: ONNX Runtime's Python API retries on the CPU by itself.
+CUDA_FELL_BACK = (
+    "ONNX Runtime could not start CUDA and fell back to the CPU (no usable GPU, or the driver and the "
+    "CUDA/cuDNN libraries do not match; its message is logged above)"
+)
+
+
 class ProviderError(RuntimeError):
     """The configured device cannot be used; the message says why and what to do."""
 
@@ -78,6 +85,26 @@ def preload_cuda_libraries(runtime: Any, device: str) -> None:
         _LOGGER.debug("onnxruntime.preload_dlls failed: %s: %s", type(err).__name__, err)
 
 
+def cuda_starts(runtime: Any) -> bool:
+    """Whether CUDA really starts: a one-node model, asked for CUDA, is checked to have it.
+
+    Cheap (no model file, no GPU memory to speak of), so the engine asks before it builds the float
+    model CUDA needs, which a machine without a usable GPU would build for nothing.
+    """
+    from onnx import TensorProto, helper
+
+    value = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    result = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "cuda-probe", [value], [result])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    try:
+        session = runtime.InferenceSession(model.SerializeToString(), providers=[CUDA, CPU])
+    except Exception as err:  # any failure to start means no CUDA here
+        _LOGGER.debug("CUDA probe failed: %s: %s", type(err).__name__, err)
+        return False
+    return CUDA in session.get_providers()
+
+
 def choose_provider(
     device: str,
     available: Sequence[str],
@@ -110,11 +137,7 @@ def choose_provider(
             try:
                 session = make_session(provider_chain("cuda"))
                 if active_providers is not None and CUDA not in active_providers(session):
-                    raise ProviderError(
-                        "ONNX Runtime could not start CUDA and fell back to the CPU (no usable GPU, "
-                        "or the driver and the CUDA/cuDNN libraries do not match; its message is "
-                        "logged above)"
-                    )
+                    raise ProviderError(CUDA_FELL_BACK)
                 check(session)
             except Exception as err:  # any failure means CUDA is not usable here
                 cuda_problem = (
