@@ -53,9 +53,10 @@ USER ${KOKORO_UID}:${KOKORO_UID}
 WORKDIR /cache
 VOLUME ["/cache"]
 EXPOSE 10210
-# A describe/info round trip, not a port check: healthy means Home Assistant would see voices.
+# A describe/info round trip, not a port check: healthy means Home Assistant would see voices. It
+# goes through the entry point, which names /config/config.yaml, so it checks the configured port.
 HEALTHCHECK --start-period=2m --interval=30s --timeout=15s --retries=3 \
-    CMD ["wyoming-kokoro", "healthcheck", "--uri", "tcp://127.0.0.1:10210", "--timeout", "10"]
+    CMD ["docker-entrypoint.sh", "healthcheck", "--timeout", "10"]
 ENTRYPOINT ["docker-entrypoint.sh"]
 # The venv and the assets last, in one layer: storage drivers that copy whole layers (vfs) then copy
 # them once, not once per instruction after them.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -22,7 +23,7 @@ from wyoming.server import AsyncEventHandler, AsyncServer
 
 from wyoming_kokoro.config import Config
 from wyoming_kokoro.engine import KokoroEngine
-from wyoming_kokoro.healthcheck import HealthCheckError, check_server, main, summarize
+from wyoming_kokoro.healthcheck import HealthCheckError, check_server, local_uri, main, summarize
 from wyoming_kokoro.server import KokoroServer
 
 SHIPPED_VOICES = Path(__file__).resolve().parent.parent / "wyoming_kokoro" / "data" / "voices-sha256.json"
@@ -183,3 +184,48 @@ def test_command_line_exits_1_when_nothing_listens(capsys: pytest.CaptureFixture
     assert captured.out == ""
     assert captured.err.startswith(f"unhealthy: cannot talk to {uri}")
     assert len(captured.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("listen", "ask"),
+    [
+        ("tcp://0.0.0.0:10210", "tcp://127.0.0.1:10210"),
+        ("tcp://[::]:10300", "tcp://[::1]:10300"),
+        ("tcp://192.168.1.5:10210", "tcp://192.168.1.5:10210"),
+        ("unix:///run/kokoro.sock", "unix:///run/kokoro.sock"),
+    ],
+)
+def test_the_listening_address_is_asked_on_loopback(listen: str, ask: str) -> None:
+    assert local_uri(listen) == ask
+
+
+def test_stdio_has_no_address_to_check() -> None:
+    with pytest.raises(HealthCheckError, match="stdio"):
+        local_uri("stdio://")
+
+
+async def test_without_uri_the_command_checks_the_configured_address() -> None:
+    """Docker's HEALTHCHECK runs without --uri: a container given KOKORO_URI checks that port."""
+    async with _serving(_tts_info(_voice("af_heart"))) as uri:
+        port = uri.rsplit(":", 1)[1]
+        env = {name: value for name, value in os.environ.items() if not name.upper().startswith("KOKORO_")}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "wyoming_kokoro.healthcheck", "--timeout", "10",
+            env={**env, "KOKORO_URI": f"tcp://0.0.0.0:{port}"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        stdout, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    assert stdout.decode().startswith(f"healthy: tcp://127.0.0.1:{port}: ")
+
+
+def test_a_bad_configuration_is_unhealthy_with_its_reason(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KOKORO_URI", "http://nope")
+    assert main(["--timeout", "1"]) == 1
+    assert "cannot tell which address to check" in capsys.readouterr().err
+    monkeypatch.setenv("KOKORO_URI", "stdio://")
+    assert main(["--timeout", "1"]) == 1
+    assert "stdio" in capsys.readouterr().err

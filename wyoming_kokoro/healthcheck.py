@@ -4,7 +4,8 @@ An open port only proves that something is listening; Home Assistant needs a ser
 answers ``describe`` with a TTS program and voices. So the check speaks the protocol exactly as
 Home Assistant does, and treats anything less (refused connection, silence, an ``info`` without
 TTS or voices) as unhealthy. Docker's ``HEALTHCHECK`` and the Home Assistant add-on's discovery
-step both use it: ``wyoming-kokoro healthcheck [--uri tcp://127.0.0.1:10210] [--timeout 5]``.
+step both use it: ``wyoming-kokoro healthcheck [--uri tcp://127.0.0.1:10210] [--timeout 5]``; without
+``--uri`` it checks the address the server's own settings give.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from wyoming.client import AsyncClient
 from wyoming.info import Describe, Info
 
-from .config import DEFAULT_PORT
+from .config import CONFIG_FILE_ENV, DEFAULT_URI, ConfigError, load_config
 
-DEFAULT_HEALTHCHECK_URI = f"tcp://127.0.0.1:{DEFAULT_PORT}"
 DEFAULT_TIMEOUT = 5.0
 
 
@@ -86,12 +87,40 @@ def summarize(info: Info) -> str:
     return ", ".join(parts)
 
 
+def local_uri(listen_uri: str) -> str:
+    """Where a client on the same host reaches a server listening on ``listen_uri``.
+
+    A server bound to every address (0.0.0.0, ::) is asked on loopback; ``stdio://`` has no address.
+    """
+    if listen_uri.startswith("stdio://"):
+        raise HealthCheckError("the server is configured with uri: stdio://, which has no address to check")
+    for everywhere, loopback in (("tcp://0.0.0.0:", "tcp://127.0.0.1:"), ("tcp://[::]:", "tcp://[::1]:")):
+        if listen_uri.startswith(everywhere):
+            return loopback + listen_uri[len(everywhere) :]
+    return listen_uri
+
+
+def configured_uri() -> str:
+    """The address of the server as this environment configures it: ``$KOKORO_CONFIG`` and the
+    ``KOKORO_*`` variables, as the server reads them, so a container started with another port
+    (``KOKORO_URI``) checks that port."""
+    named = os.environ.get(CONFIG_FILE_ENV)
+    try:
+        config = load_config(Path(named) if named else None, None, environment=True)
+    except ConfigError as err:
+        raise HealthCheckError(f"cannot tell which address to check: {err}") from None
+    return local_uri(config.uri)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the check's options; shared with the ``wyoming-kokoro healthcheck`` subcommand."""
     parser.add_argument(
         "--uri",
-        default=DEFAULT_HEALTHCHECK_URI,
-        help=f"server to check (default: {DEFAULT_HEALTHCHECK_URI})",
+        default=None,
+        help=(
+            "server to check (default: the uri that $KOKORO_CONFIG and the KOKORO_* variables configure, "
+            f"on loopback: {local_uri(DEFAULT_URI)} without them)"
+        ),
     )
     parser.add_argument(
         "--timeout",
@@ -104,11 +133,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check the server named by parsed ``args``; print one line; 0 when healthy, 1 when not."""
     try:
-        info = asyncio.run(check_server(args.uri, args.timeout))
+        uri = args.uri or configured_uri()
+        info = asyncio.run(check_server(uri, args.timeout))
     except HealthCheckError as err:
         print(f"unhealthy: {err}", file=sys.stderr)
         return 1
-    print(f"healthy: {args.uri}: {summarize(info)}")
+    print(f"healthy: {uri}: {summarize(info)}")
     return 0
 
 
