@@ -23,11 +23,11 @@ RUN if [ "$(dpkg --print-architecture)" != amd64 ]; then \
         && rm -rf /var/lib/apt/lists/*; \
     fi
 # The dependencies alone, at the versions script/lock wrote, so that a change to the source does not
-# reinstall them; the requirement list is read from pyproject.toml (extras cpu and cjk).
-COPY pyproject.toml docker/constraints.txt ./
+# reinstall them (docker/requirements.py lists pyproject.toml's, with the extras cpu and cjk).
+COPY pyproject.toml docker/constraints.txt docker/requirements.py ./
 RUN python3 -m venv /opt/venv \
     && pip install --upgrade pip --constraint constraints.txt \
-    && python3 -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; x = p["optional-dependencies"]; print("\n".join(p["dependencies"] + x["cpu"] + x["cjk"]))' > requirements.txt \
+    && python3 requirements.py cpu cjk > requirements.txt \
     && pip install --requirement requirements.txt --constraint constraints.txt
 COPY README.md ./
 COPY wyoming_kokoro ./wyoming_kokoro
