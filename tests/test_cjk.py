@@ -125,7 +125,7 @@ def test_mandarin_reads_digits_as_chinese_numerals(mandarin: G2P) -> None:
 @requires_ja
 def test_japanese_matches_misakis_own_cutlet(japanese: G2P) -> None:
     """Our Cutlet only swaps the tagger; with the same dictionary it must read text identically."""
-    from misaki.cutlet import Cutlet
+    from wyoming_kokoro.vendor.misaki.cutlet import Cutlet
 
     if find_spec("unidic") is not None:
         pytest.skip("misaki's Cutlet would pick the 'unidic' package, a different dictionary")
@@ -163,7 +163,8 @@ def test_loading_and_phonemizing_touch_no_network() -> None:
         watched = {"socket.connect", "socket.getaddrinfo", "urllib.Request"}
         sys.addaudithook(lambda ev, args: events.append((ev, args)) if ev in watched else None)
         import wyoming_kokoro.cjk as cjk
-        heavy = {"fugashi", "jieba", "pypinyin", "misaki.cutlet", "misaki.zh"} & set(sys.modules)
+        misaki = {"wyoming_kokoro.vendor.misaki.cutlet", "wyoming_kokoro.vendor.misaki.zh"}
+        heavy = {"fugashi", "jieba", "pypinyin", *misaki} & set(sys.modules)
         assert not heavy, f"imported eagerly: {heavy}"
         assert cjk.load_japanese_g2p()("東京")[0]
         assert cjk.load_mandarin_g2p()("北京")[0]

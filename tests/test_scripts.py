@@ -26,6 +26,9 @@ BASH_SCRIPTS = [
     ROOT / "script" / "run",
     ROOT / "script" / "test",
     ROOT / "script" / "lint",
+    ROOT / "script" / "lock",
+    ROOT / "script" / "docker-test",
+    ROOT / "script" / "vendor-misaki",
     ROOT / ".ci" / "run",
     ENTRYPOINT,
 ]
