@@ -8,7 +8,7 @@
 # /opt/wyoming-kokoro/assets, which no volume hides, so the container needs no network at run time.
 # The /cache volume keeps what the server builds at its first start for the CPU it runs on.
 
-ARG BASE_IMAGE=python:3.11-slim-bookworm
+ARG BASE_IMAGE=python:3.13-slim-trixie
 
 FROM ${BASE_IMAGE} AS build
 ENV PATH=/opt/venv/bin:$PATH \
@@ -16,12 +16,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-# A compiler only where a dependency has no wheel (mojimoji on arm64); this stage is thrown away.
+# A compiler for the one dependency without a wheel for Python 3.13 (mojimoji, Japanese); this
+# stage is thrown away.
 # hadolint ignore=DL3008
-RUN if [ "$(dpkg --print-architecture)" != amd64 ]; then \
-        apt-get update && apt-get install -y --no-install-recommends build-essential \
-        && rm -rf /var/lib/apt/lists/*; \
-    fi
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
 # The dependencies alone, at the versions script/lock wrote, so that a change to the source does not
 # reinstall them (docker/requirements.py lists pyproject.toml's, with the extras cpu and cjk).
 COPY pyproject.toml docker/constraints.txt docker/requirements.py ./

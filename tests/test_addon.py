@@ -120,8 +120,8 @@ def test_build_yaml_has_a_base_per_arch_and_the_package_release(
     build = _yaml(ADDON / "build.yaml")
     assert set(build["build_from"]) == set(addon_config["arch"])
     for arch, image in build["build_from"].items():
-        # bookworm's Python 3.11 is in misaki's supported range (3.10-3.12); trixie's 3.13 is not.
-        assert image == f"ghcr.io/home-assistant/{arch}-base-debian:bookworm"
+        # trixie: Debian's Python 3.13, the Python of Home Assistant's own images.
+        assert image == f"ghcr.io/home-assistant/{arch}-base-debian:trixie"
     assert str(build["args"]["WYOMING_KOKORO_VERSION"]) == __version__
 
 
