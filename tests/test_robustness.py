@@ -375,7 +375,7 @@ async def test_small_payloads_are_dropped_and_the_event_still_served(server: Kok
     assert types(events) == ["info", "info"]  # the stray audio-chunk is ignored
 
 
-# -- well-framed requests of the wrong shape: an error, and the connection stays usable ----------
+# -- well-framed requests of the wrong shape: an error, the connection closes, the server serves --
 BAD_REQUESTS: dict[str, tuple[dict[str, Any], str]] = {
     "text is a number": ({"text": 5}, "bad-request"),
     "text is a list": ({"text": ["Hi."]}, "bad-request"),
@@ -407,17 +407,16 @@ BAD_REQUESTS: dict[str, tuple[dict[str, Any], str]] = {
 
 
 @pytest.mark.parametrize(("data", "code"), BAD_REQUESTS.values(), ids=BAD_REQUESTS.keys())
-async def test_bad_requests_get_an_error_code_and_the_connection_stays_usable(
+async def test_bad_requests_get_an_error_code_then_a_closed_connection(
     server: KokoroServer, data: dict[str, Any], code: str
 ) -> None:
     async with connect(server.port) as client:
         await client.send(synthesize(data))
         events = await client.until("error", "audio-stop")
-        await client.send(DESCRIBE)
-        after = await client.until("info")
+        assert await client.event() is None, "the connection stays open after the error"
     assert types(events) == ["error"]
     assert error_of(events).code == code
-    assert types(after) == ["info"]
+    await assert_serving(server.port)
 
 
 async def test_an_error_answers_its_own_request_in_order(server: KokoroServer) -> None:
@@ -494,15 +493,20 @@ async def test_streaming_events_out_of_order(server: KokoroServer) -> None:
         await client.send(chunk("late"))
         late_chunk = await client.until("error")
 
-        # A chunk whose text is not a string fails its stream (audio with a hole would be worse),
-        # and the stream still ends properly once stopped.
+    # A chunk whose text is not a string fails its stream (audio with a hole would be worse), and
+    # the stream still ends properly once stopped; then the connection closes.
+    async with connect(server.port) as client:
         await client.send(start + chunk("Hi there. ") + chunk(42) + chunk("More.") + stop)
         holed = await client.until("synthesize-stopped")
+        assert await client.event() is None
 
-        # A start with a bad voice: an error, and the stream still ends properly.
+    # A start with a bad voice: an error, and the stream still ends properly.
+    async with connect(server.port) as client:
         await client.send(frame({"type": "synthesize-start"}, {"voice": "af_heart"}) + chunk("Hi.") + stop)
         bad_start = await client.until("synthesize-stopped")
+        assert await client.event() is None
 
+    async with connect(server.port) as client:
         await client.send(synthesize({"text": SHORT}))
         after = await client.until("audio-stop", "error")
 
@@ -622,11 +626,13 @@ async def test_engine_busy_is_answered_with_busy(
                 )
                 await second.send(synthesize({"text": SHORT}))
                 refused = await second.until("audio-stop", "error")
+                assert await second.event() is None
                 gated.gate.set()
                 assert_framed_audio(await first.until("audio-stop", "error"), 1.5)
                 engine.config = original
-                await second.send(synthesize({"text": SHORT}))
-                retried = await second.until("audio-stop", "error")
+            async with connect(server.port) as third:
+                await third.send(synthesize({"text": SHORT}))
+                retried = await third.until("audio-stop", "error")
         finally:
             engine.config = original
     assert error_of(refused).code == "busy"
@@ -639,6 +645,7 @@ async def test_an_engine_failure_fails_that_request_only(server: KokoroServer, e
         async with connect(server.port) as client:
             await client.send(synthesize({"text": SHORT}))
             failed = await client.until("audio-stop", "error")
+        async with connect(server.port) as client:
             await client.send(synthesize({"text": SHORT}))
             recovered = await client.until("audio-stop", "error")
     assert failing.calls >= 2, "the fault was never hit"
@@ -656,6 +663,8 @@ async def test_an_engine_failure_in_the_middle_of_a_reply_ends_it_with_an_error(
             events = await client.until("audio-stop", "error")
             if Error.is_type(events[-1].type):
                 events += await client.until("audio-stop")
+            assert await client.event() is None
+        async with connect(server.port) as client:
             await client.send(synthesize({"text": SHORT}))
             after = await client.until("audio-stop", "error")
     kinds = types(events)

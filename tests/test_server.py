@@ -103,6 +103,11 @@ async def read_reply(client: AsyncClient, until: Sequence[str]) -> Reply:
             return Reply(events)
 
 
+async def assert_closed(client: AsyncClient) -> None:
+    """The server closed the connection (after a failed request's error)."""
+    assert await asyncio.wait_for(client.read_event(), GUARD) is None, "the connection is still open"
+
+
 async def speak(client: AsyncClient, text: str, voice: SynthesizeVoice | None = None) -> Reply:
     await client.write_event(Synthesize(text=text, voice=voice).event())
     return await read_reply(client, ("audio-stop", "error"))
@@ -236,37 +241,60 @@ async def test_requests_on_one_connection_are_answered_in_order(port: int) -> No
     assert first.audio != second.audio
 
 
-async def test_errors_have_codes_and_keep_the_connection_usable(port: int) -> None:
+async def test_errors_have_codes_then_the_connection_closes(port: int) -> None:
+    """Each refused request gets its error, then the connection closes (Home Assistant before
+    2026.8 waits for that, not for the error); the server goes on serving new connections."""
+    refused: list[Reply] = []
+    for event in (
+        Synthesize(text="Hello.", voice=SynthesizeVoice(name="xx_nobody")).event(),
+        Synthesize(text="Hello.", voice=SynthesizeVoice(name="af_heart:lots")).event(),
+        Synthesize(text="   \n ").event(),
+        Synthesize(text="Hello.", voice=SynthesizeVoice(language="tlh")).event(),
+        Event("synthesize", {"text": "Hello.", "speed": 9}),
+    ):
+        async with connect(port) as client:
+            await client.write_event(event)
+            refused.append(await read_reply(client, ("audio-stop", "error")))
+            await assert_closed(client)
     async with connect(port) as client:
-        unknown = await speak(client, "Hello.", SynthesizeVoice(name="xx_nobody"))
-        bad_blend = await speak(client, "Hello.", SynthesizeVoice(name="af_heart:lots"))
-        empty = await speak(client, "   \n ")
-        no_language = await speak(client, "Hello.", SynthesizeVoice(language="tlh"))
-        await client.write_event(Event("synthesize", {"text": "Hello.", "speed": 9}))
-        bad_speed = await read_reply(client, ("audio-stop", "error"))
         by_language = await speak(client, "Good evening.", SynthesizeVoice(language="en-GB"))
 
+    unknown, bad_blend, empty, no_language, bad_speed = refused
     assert unknown.types == ["error"] and unknown.errors[0].code == "voice-not-found"
     assert "xx_nobody" in unknown.errors[0].text
     assert bad_blend.errors[0].code == "bad-request"
     assert empty.errors[0].code == "bad-request"
     assert no_language.errors[0].code == "voice-not-found"
     assert bad_speed.errors[0].code == "bad-request"
-    # A voice chosen by language alone works, after all those errors, on the same connection.
     assert_complete_audio(by_language, 0.4, 4.0)
 
 
+async def test_requests_queued_behind_a_failed_one_are_not_answered(port: int) -> None:
+    """Replies keep their order: the good request before the bad one is spoken, then the error,
+    then the connection closes without answering what came after."""
+    async with connect(port) as client:
+        await client.write_event(Synthesize(text="Good morning.").event())
+        await client.write_event(Synthesize(text="Hi.", voice=SynthesizeVoice(name="xx_nobody")).event())
+        await client.write_event(Synthesize(text="Never said.").event())
+        first = await read_reply(client, ("audio-stop", "error"))
+        second = await read_reply(client, ("audio-stop", "error"))
+        await assert_closed(client)
+    assert_complete_audio(first, 0.4, 4.0)
+    assert second.types == ["error"] and second.errors[0].code == "voice-not-found"
+
+
 async def test_text_over_the_limit_is_refused(config: Config, engine: KokoroEngine) -> None:
-    async with (
-        serving(with_limits(config, max_text_chars=20), engine) as bound,
-        connect(bound) as client,
-    ):
-        long = await speak(client, "This sentence is far longer than twenty characters.")
-        await client.write_event(SynthesizeStart().event())
-        await client.write_event(SynthesizeChunk(text="Short start, ").event())
-        await client.write_event(SynthesizeChunk(text="and then far too much text.").event())
-        await client.write_event(SynthesizeStop().event())
-        streamed = await read_reply(client, ("synthesize-stopped",))
+    async with serving(with_limits(config, max_text_chars=20), engine) as bound:
+        async with connect(bound) as client:
+            long = await speak(client, "This sentence is far longer than twenty characters.")
+            await assert_closed(client)
+        async with connect(bound) as client:
+            await client.write_event(SynthesizeStart().event())
+            await client.write_event(SynthesizeChunk(text="Short start, ").event())
+            await client.write_event(SynthesizeChunk(text="and then far too much text.").event())
+            await client.write_event(SynthesizeStop().event())
+            streamed = await read_reply(client, ("synthesize-stopped",))
+            await assert_closed(client)
     assert long.errors[0].code == "text-too-long"
     assert [e.code for e in streamed.errors] == ["text-too-long"]
     assert streamed.types[-1] == "synthesize-stopped"
@@ -319,17 +347,22 @@ async def test_streaming_protocol_errors(port: int) -> None:
         await client.write_event(SynthesizeStop().event())
         finished = await read_reply(client, ("synthesize-stopped",))
 
-        # A stream with an unknown voice: an error, its text is dropped, and it still ends properly.
+    # A stream with an unknown voice: an error, its text is dropped, it still ends properly, and
+    # then the connection closes.
+    async with connect(port) as client:
         await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="xx_nobody")).event())
         await client.write_event(SynthesizeChunk(text="Nobody hears this.").event())
         await client.write_event(SynthesizeStop().event())
         unknown = await read_reply(client, ("synthesize-stopped",))
+        await assert_closed(client)
 
-        # A stream without words.
+    # A stream without words.
+    async with connect(port) as client:
         await client.write_event(SynthesizeStart().event())
         await client.write_event(SynthesizeChunk(text="  ").event())
         await client.write_event(SynthesizeStop().event())
         empty = await read_reply(client, ("synthesize-stopped",))
+        await assert_closed(client)
 
     for event in (chunk_first, stop_first, second_start):
         assert Error.is_type(event.type)

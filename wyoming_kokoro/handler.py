@@ -8,11 +8,15 @@ streaming work: while an LLM is still sending text (``synthesize-chunk``), the f
 already being heard. It also keeps the loop free to notice a client that leaves (its speech is then
 cancelled, freeing the engine for others) and to answer ``describe`` and ``ping`` at once.
 
-Errors are Wyoming ``error`` events with a machine-readable code (:data:`ERROR_CODES`); the
-connection stays usable after any of them. An error that answers a request goes through the
-speaker, so it arrives after the audio of earlier requests, in request order; a streamed request
-that fails still ends with ``synthesize-stopped`` once the client sends ``synthesize-stop``, because
-that is the event streaming clients (Home Assistant) wait for.
+Errors are Wyoming ``error`` events with a machine-readable code (:data:`ERROR_CODES`). An error
+that answers a request goes through the speaker, so it arrives after the audio of earlier requests,
+in request order; a streamed request that fails still ends with ``synthesize-stopped`` once the
+client sends ``synthesize-stop``, because that is the event streaming clients (Home Assistant) wait
+for. Then the connection closes, as wyoming-piper's does: Home Assistant before 2026.8 ignores
+``error`` and waits for ``audio-stop`` or the end of the connection, so a connection left open would
+keep it waiting until the idle timeout. Requests the client queued behind the failed one on the same
+connection are not answered (the close tells it so). An event the server cannot place at all
+(``synthesize-chunk`` with no stream open) gets an ``error`` at once and the connection goes on.
 
 Whatever reaches the port is untrusted. Events are read by :class:`.protocol.EventReader`, which
 bounds every size before reading (see :class:`.protocol.EventLimits`). Bytes that are not a
@@ -207,6 +211,8 @@ class KokoroEventHandler(AsyncEventHandler):
         self._room = asyncio.Event()
         self._events = EventReader(reader, EventLimits.for_text(context.limits.max_text_chars))
         self._protocol_error: ProtocolError | None = None
+        #: Set by the speaker once a failed request's error is sent: the connection then closes.
+        self._failed = asyncio.Event()
         self._peer = _peer_name(writer)
         context.handlers.add(self)
 
@@ -237,6 +243,9 @@ class KokoroEventHandler(AsyncEventHandler):
                         await self.finish()
                 elif ended == "protocol" and self._protocol_error is not None and not self._aborted:
                     await self._end_with_protocol_error(self._protocol_error)
+                elif ended == "failed" and not self._aborted:
+                    with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                        await self._close_gently()
             except Exception:
                 _LOGGER.exception("Unexpected error on the connection to %s; closing it", self._peer)
             finally:
@@ -294,24 +303,26 @@ class KokoroEventHandler(AsyncEventHandler):
                 _LOGGER.debug("Connection to %s lost: %s", self._peer, err)
                 return "lost"
             if event is None:
-                return "eof"
+                return "failed" if self._failed.is_set() else "eof"
             if not await self.handle_event(event):
                 return "handler"
         return "stopped"
 
     async def _next_event(self) -> Event | None:
-        """The next event, or :class:`_IdleTimeout` once the client has been silent too long.
-        Raises :class:`ProtocolError` for bytes that are not a well-formed event."""
-        if self.context.limits.idle_timeout <= 0:
-            return await self._events.read_event()
+        """The next event; None at the end of input or once a failed request ends the connection;
+        :class:`_IdleTimeout` once the client has been silent too long. Raises
+        :class:`ProtocolError` for bytes that are not a well-formed event."""
         read = asyncio.ensure_future(self._events.read_event())
+        failed = asyncio.ensure_future(self._failed.wait())
+        either = asyncio.ensure_future(asyncio.wait({read, failed}, return_when=asyncio.FIRST_COMPLETED))
         try:
-            if not await self._watch(read):
+            if not await self._watch(either):
                 raise _IdleTimeout
-            return read.result()
+            return None if self._failed.is_set() else read.result()
         finally:
-            if not read.done():
-                read.cancel()
+            for future in (read, failed, either):
+                if not future.done():
+                    future.cancel()
 
     def _pending_requests(self) -> int:
         return self._replies.qsize() + (self._current is not None)
@@ -571,6 +582,9 @@ class KokoroEventHandler(AsyncEventHandler):
             self._current = reply
             try:
                 await self._send_reply(reply)
+                if reply.error is not None:
+                    self._end_after_failure()
+                    return
             except Exception as err:
                 if isinstance(err, (ConnectionError, OSError)):
                     _LOGGER.info("%s went away during a reply (%s); cancelling its speech", self._peer, err)
@@ -585,6 +599,21 @@ class KokoroEventHandler(AsyncEventHandler):
                 self._current = None
                 self._last_activity = time.monotonic()
                 self._room.set()
+
+    def _end_after_failure(self) -> None:
+        """A request failed and its error is sent: end the connection (see the module docstring)."""
+        later = 0
+        while not self._replies.empty():
+            queued = self._replies.get_nowait()
+            if queued is not None:
+                queued.cancel()
+                later += 1
+        _LOGGER.info(
+            "Closing %s after the error%s",
+            self._peer,
+            f" ({later} later request(s) on it not answered)" if later else "",
+        )
+        self._failed.set()
 
     async def _send_reply(self, reply: _Reply) -> None:
         started = False
