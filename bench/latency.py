@@ -197,7 +197,7 @@ async def wait_ready(
         try:
             await asyncio.wait_for(describe_latency(uri), 5)
             return
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             await asyncio.sleep(poll)
     raise SystemExit(f"server at {uri} did not answer describe within {timeout:.0f} s")
 

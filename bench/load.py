@@ -145,7 +145,7 @@ async def one_request(
                 await client.write_event(Synthesize(text=text, voice=voice).event())
                 await client.write_event(SynthesizeStop().event())
                 await asyncio.wait_for(reader, args.request_timeout)
-    except (OSError, asyncio.TimeoutError) as err:
+    except (TimeoutError, OSError) as err:
         request.error = type(err).__name__
     if request.error is None:
         request.truncated = not request.complete or request.audio_seconds < args.min_s_per_char * len(text)

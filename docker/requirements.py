@@ -6,7 +6,6 @@ Standard library only: it runs on the bare base image.
 """
 
 import sys
-
 import tomllib
 
 with open("pyproject.toml", "rb") as file:

@@ -21,5 +21,5 @@ async def eventually(condition: Callable[[], bool], what: str, timeout: float = 
 
     try:
         await asyncio.wait_for(poll(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pytest.fail(f"never happened: {what}")

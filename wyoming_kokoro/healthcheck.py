@@ -42,7 +42,7 @@ async def check_server(uri: str, timeout: float = DEFAULT_TIMEOUT) -> Info:
         raise HealthCheckError(f"bad URI {uri!r}: {err}") from None
     try:
         info = await asyncio.wait_for(_describe(client, uri), timeout=timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise HealthCheckError(f"no info from {uri} within {timeout:g} s") from None
     except EOFError:  # asyncio.IncompleteReadError: the server hung up mid-event
         raise HealthCheckError(f"{uri} closed the connection in the middle of an event") from None
