@@ -29,6 +29,7 @@ BASH_SCRIPTS = [
     ROOT / "script" / "lock",
     ROOT / "script" / "docker-test",
     ROOT / "script" / "vendor-misaki",
+    ROOT / "script" / "test-homeassistant",
     ROOT / ".ci" / "run",
     ENTRYPOINT,
 ]
@@ -281,6 +282,7 @@ def _pins(path: Path) -> dict[str, str]:
 def test_the_lock_pins_every_dependency_within_its_range() -> None:
     """docker/constraints.txt (script/lock) still satisfies pyproject.toml: rerun script/lock if not."""
     import tomllib
+
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
