@@ -44,8 +44,8 @@ def parts() -> None:
     cache, as a server on a warm cache loads them)."""
     from wyoming_kokoro import assets
     from wyoming_kokoro.config import Config
-    from wyoming_kokoro.engine import cpu_session
     from wyoming_kokoro.frontend import TextFrontend
+    from wyoming_kokoro.sessions import cpu_session
     from wyoming_kokoro.split_model import PARTS, split_paths
 
     config = Config()

@@ -38,9 +38,9 @@ from wyoming_kokoro import assets
 from wyoming_kokoro.audio import SAMPLE_RATE
 from wyoming_kokoro.config import physical_cores
 from wyoming_kokoro.cpu_model import cpu_signature, has_exact_fast_u8s8
-from wyoming_kokoro.engine import _run_session, _session_options
 from wyoming_kokoro.frontend import TextFrontend
 from wyoming_kokoro.providers import CPU, CUDA, CUDA_PROVIDER_OPTIONS
+from wyoming_kokoro.sessions import run_session, session_options
 
 SHORT = "Turned on the kitchen lights."
 LONG = (
@@ -80,9 +80,9 @@ def open_session(
     else:
         providers = [CPU]
     started = time.perf_counter()
-    session = ort.InferenceSession(str(path), sess_options=_session_options(threads), providers=providers)
+    session = ort.InferenceSession(str(path), sess_options=session_options(threads), providers=providers)
     load_s = time.perf_counter() - started
-    first_s, _ = timed(_run_session, session, tokens["short"], tokens["voice"], 1.0)
+    first_s, _ = timed(run_session, session, tokens["short"], tokens["voice"], 1.0)
     return session, load_s, first_s
 
 
@@ -91,9 +91,7 @@ def throughput(session: ort.InferenceSession, tokens: dict, concurrency: int) ->
     with ThreadPoolExecutor(concurrency) as pool:
         started = time.perf_counter()
         results = list(
-            pool.map(
-                lambda _: _run_session(session, tokens["long"], tokens["voice"], 1.0), range(concurrency)
-            )
+            pool.map(lambda _: run_session(session, tokens["long"], tokens["voice"], 1.0), range(concurrency))
         )
         wall = time.perf_counter() - started
     finite = bool(all(np.isfinite(a).all() for a in results))
@@ -153,7 +151,7 @@ def main() -> None:
             session = opened[config][0]
             for kind, times in (("short", short), ("long", long_)):
                 elapsed, audio[(*config, kind)] = timed(
-                    _run_session, session, tokens[kind], tokens["voice"], 1.0
+                    run_session, session, tokens[kind], tokens["voice"], 1.0
                 )
                 times[config].append(elapsed)
                 finite[config] = finite[config] and bool(np.isfinite(audio[(*config, kind)]).all())

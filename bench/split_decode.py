@@ -52,8 +52,9 @@ from onnx import TensorProto, helper, utils
 
 from wyoming_kokoro.chunking import TextSegmenter
 from wyoming_kokoro.config import load_config
-from wyoming_kokoro.engine import KokoroEngine, cpu_session
+from wyoming_kokoro.engine import KokoroEngine
 from wyoming_kokoro.normalize import normalize_text
+from wyoming_kokoro.sessions import cpu_session
 from wyoming_kokoro.split_model import level_db
 
 HERE = Path(__file__).parent

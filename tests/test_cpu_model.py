@@ -38,7 +38,8 @@ from wyoming_kokoro.cpu_model import (
     has_exact_fast_u8s8,
     may_saturate,
 )
-from wyoming_kokoro.engine import KokoroEngine, _session_options
+from wyoming_kokoro.engine import KokoroEngine
+from wyoming_kokoro.sessions import session_options
 
 EXACT_HERE = has_exact_fast_u8s8(cpu_signature())
 needs_exact_kernels = pytest.mark.skipif(not EXACT_HERE, reason="this CPU has no AVX2/VNNI/AMX u8×s8 kernels")
@@ -46,7 +47,7 @@ needs_exact_kernels = pytest.mark.skipif(not EXACT_HERE, reason="this CPU has no
 
 def session(path: Path | bytes) -> ort.InferenceSession:
     source = path if isinstance(path, bytes) else str(path)
-    return ort.InferenceSession(source, sess_options=_session_options(2), providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(source, sess_options=session_options(2), providers=["CPUExecutionProvider"])
 
 
 @pytest.fixture(scope="module")

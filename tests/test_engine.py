@@ -30,9 +30,9 @@ from wyoming_kokoro.engine import (
     SpeedModel,
     SynthesisStream,
     _Job,
-    _run_session,
 )
 from wyoming_kokoro.normalize import normalize_text
+from wyoming_kokoro.sessions import run_session
 from wyoming_kokoro.voices import VoiceError
 
 
@@ -64,7 +64,7 @@ def test_every_voice_loads_and_speaks(engine: KokoroEngine) -> None:
     for name in engine.voices.names:
         voice = engine.voices.resolve(name)
         assert voice.table.shape == (510, 1, 256) and voice.table.dtype == np.float32
-        audio = _run_session(engine.session, ids, voice.table, 1.0)
+        audio = run_session(engine.session, ids, voice.table, 1.0)
         assert np.isfinite(audio).all() and np.abs(audio).max() > 0.05, name
 
 
@@ -545,10 +545,10 @@ def test_release_memory_gives_the_arena_back_after_each_inference(engine: Kokoro
     table = engine.voices.resolve("af_heart").table
     real_config = engine.config
     try:
-        _run_session(engine.session, ids, table, 1.0, engine.run_options())
+        run_session(engine.session, ids, table, 1.0, engine.run_options())
         kept = rss_mb()  # the arena holds a long piece's working memory
         engine.config = real_config.model_copy(update={"release_memory": True})
-        _run_session(engine.session, ids, table, 1.0, engine.run_options())
+        run_session(engine.session, ids, table, 1.0, engine.run_options())
         released = rss_mb()
     finally:
         engine.config = real_config

@@ -9,9 +9,10 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from wyoming_kokoro.engine import KokoroEngine, _run_session
+from wyoming_kokoro.engine import KokoroEngine
 from wyoming_kokoro.frame_cap import DURATIONS, MAX_PIECE_FRAMES, FrameCapError, cap_frames
 from wyoming_kokoro.frontend import MAX_TOKENS
+from wyoming_kokoro.sessions import run_session
 from wyoming_kokoro.split_model import SAMPLES_PER_FRAME
 
 
@@ -88,7 +89,7 @@ def test_no_inference_of_the_engine_makes_more_frames_than_the_cap(engine: Kokor
     text is phonemized as it is, not normalized: what the graph bounds is any token sequence)."""
     ids = engine.frontend.tokenize(engine.frontend.phonemize(text, "en-us"))[:MAX_TOKENS]
     table = engine.voices.resolve("af_heart").table
-    audio = _run_session(engine.session, ids, table, 0.5)
+    audio = run_session(engine.session, ids, table, 0.5)
     most = max(MAX_PIECE_FRAMES, len(ids) + 2)  # every token, pads included, keeps a frame
     assert 0 < audio.size <= most * SAMPLES_PER_FRAME
     assert engine.split_model is not None

@@ -22,10 +22,10 @@ from wyoming_kokoro.engine import (
     KokoroEngine,
     SpeedModel,
     SynthesisStream,
-    _run_session,
     cpu_session,
 )
 from wyoming_kokoro.normalize import normalize_text
+from wyoming_kokoro.sessions import run_session
 from wyoming_kokoro.split_model import (
     MAX_JOIN_DB,
     OVERLAP_FRAMES,
@@ -60,7 +60,7 @@ def clause(engine: KokoroEngine, split: SplitModel) -> tuple[list[int], npt.NDAr
 
 def test_uncut_parts_are_the_whole_model(engine: KokoroEngine, split: SplitModel, clause: tuple) -> None:
     ids, table, prosody = clause
-    whole = _run_session(engine.session, ids, table, 1.0)
+    whole = run_session(engine.session, ids, table, 1.0)
     uncut, _ = split.head(prosody, prosody.frames, None)
     assert prosody.frames * SAMPLES_PER_FRAME == whole.size
     assert np.array_equal(uncut, whole)
@@ -142,7 +142,7 @@ async def test_a_long_first_piece_is_sent_in_two_parts(engine: KokoroEngine) -> 
     assert first_piece.startswith(head.phonemes + " ")  # the first words, sent on their own
     assert f"{head.phonemes} {tail.phonemes}".split() == first_piece.split()
     whole_engine_seconds = (
-        _run_session(
+        run_session(
             engine.session,
             engine.frontend.tokenize(first_piece),
             engine.voices.resolve("af_heart").table,
@@ -315,5 +315,5 @@ def test_on_the_cpu_the_parts_stand_in_for_the_whole_model(engine: KokoroEngine,
         "Today you used 12.4 kWh of electricity, less than yesterday.",
     ):
         ids = engine.frontend.tokenize(engine.frontend.phonemize(text, "en-us"))
-        expected = _run_session(whole, ids, table, speed)
-        assert np.array_equal(_run_session(engine.session, ids, table, speed), expected)
+        expected = run_session(whole, ids, table, speed)
+        assert np.array_equal(run_session(engine.session, ids, table, speed), expected)

@@ -91,6 +91,7 @@ from .providers import (
     preload_cuda_libraries,
     provider_chain,
 )
+from .sessions import cpu_session, run_session, session_options
 from .split_model import (
     CROSSFADE_FRAMES,
     OVERLAP_FRAMES,
@@ -589,38 +590,6 @@ class SynthesisStream:
             self.fail(EngineError(f"text front end failed: {err}"))
 
 
-def _session_options(threads: int, profile_prefix: str | None = None) -> ort.SessionOptions:
-    options = ort.SessionOptions()
-    if profile_prefix is not None:
-        # Debug logging: profile the first inferences to report where each node ran.
-        options.enable_profiling = True
-        options.profile_file_prefix = profile_prefix
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    # Sequential execution: the parallel mode is ~1.8x slower on this graph.
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # No spinning: costs nothing when idle and is faster when another process competes for cores.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    options.log_severity_level = 3
-    # One memory arena for all of this process's sessions (the whole model and the parts of
-    # split_model.py): they never run at once, and each arena grows to its largest run.
-    _register_shared_cpu_arena()
-    options.add_session_config_entry("session.use_env_allocators", "1")
-    return options
-
-
-@functools.cache
-def _register_shared_cpu_arena() -> None:
-    """Register ONNX Runtime's CPU arena with the environment, once per process, for sessions
-    created with ``session.use_env_allocators``. Measured with the whole model and the parts of a
-    split model each run on a 150-token piece: 513 MB resident instead of 715 MB with an arena
-    each."""
-    info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
-    ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, -1, -1, -1))
-
-
 class KokoroEngine:
     """Assets + text front end + one ONNX session + the piece scheduler."""
 
@@ -711,7 +680,7 @@ class KokoroEngine:
             path = model_for(chain)
             try:
                 session = ort.InferenceSession(
-                    str(path), sess_options=_session_options(threads, profile_prefix), providers=chain
+                    str(path), sess_options=session_options(threads, profile_prefix), providers=chain
                 )
             except Exception as err:
                 if chain[0][0] != CPU:
@@ -726,7 +695,7 @@ class KokoroEngine:
             return session
 
         def check(session: ort.InferenceSession) -> None:
-            audio = _run_session(session, [50, 156, 86, 54, 57, 4], check_table, 1.0)
+            audio = run_session(session, [50, 156, 86, 54, 57, 4], check_table, 1.0)
             if audio.size < SAMPLE_RATE // 10 or not np.isfinite(audio).all():
                 raise ProviderError("test inference produced no usable audio")
 
@@ -807,7 +776,7 @@ class KokoroEngine:
         ids = (ids * (MAX_PIECE_TOKENS // max(1, len(ids)) + 1))[:MAX_PIECE_TOKENS]
         for length in (12, MAX_PIECE_TOKENS):
             started = time.perf_counter()
-            audio = _run_session(self.session, ids[:length], voice.table, 1.0, self.run_options())
+            audio = run_session(self.session, ids[:length], voice.table, 1.0, self.run_options())
             elapsed = time.perf_counter() - started
         seconds = audio.size / SAMPLE_RATE
         if seconds > 0:
@@ -917,7 +886,7 @@ class KokoroEngine:
         """A one-token inference after which ONNX Runtime hands back the arena it does not use."""
         options = ort.RunOptions()
         options.add_run_config_entry(_ARENA_SHRINKAGE, "cpu:0")
-        _run_session(self.session, [16], self.voices.resolve(self.config.voice).table, 1.0, options)
+        run_session(self.session, [16], self.voices.resolve(self.config.voice).table, 1.0, options)
 
     def run_options(self) -> ort.RunOptions:
         """Options for one inference. With ``release_memory`` ONNX Runtime hands its arena back
@@ -1225,7 +1194,7 @@ class KokoroEngine:
     ) -> AudioPiece | None:
         """A first piece through the split model: its prosody, then (when ``plan_cut`` finds a cut
         that keeps the rest ahead of playback) its first words sent through *ahead*, and the rest
-        left in ``stream.rest`` (None returned); else the whole piece, as ``_run_session`` would
+        left in ``stream.rest`` (None returned); else the whole piece, as ``run_session`` would
         make it (bit for bit)."""
         assert self.split_model is not None
         split, loop, pool = self.split_model, asyncio.get_running_loop(), self._infer_pool
@@ -1348,7 +1317,7 @@ def _render_pcm(
     """One piece as it is sent (before its pause): inference, then trimmed, faded PCM; and the
     inference's own seconds (what the speed model learns from)."""
     started = time.perf_counter()
-    audio = _run_session(session, ids, table, speed, run_options)
+    audio = run_session(session, ids, table, speed, run_options)
     elapsed = time.perf_counter() - started
     return to_pcm16(shape_piece(audio)), elapsed
 
@@ -1389,39 +1358,6 @@ def _decode_tail(
     return to_pcm16(shape_piece(crossfade(overlap, audio, overlap.size), start=False))
 
 
-def _run_session(
-    session: ort.InferenceSession,
-    ids: list[int],
-    table: npt.NDArray[np.float32],
-    speed: float,
-    run_options: ort.RunOptions | None = None,
-) -> npt.NDArray[np.float32]:
-    """One inference: token ids (without pads) → float audio. The style row is chosen by length."""
-    if not ids:
-        return np.zeros(0, dtype=np.float32)
-    ids = ids[:MAX_TOKENS]
-    style = table[len(ids) - 1].reshape(1, -1).astype(np.float32)
-    names = {i.name for i in session.get_inputs()}
-    token_name = "tokens" if "tokens" in names else "input_ids"
-    feeds = {
-        token_name: np.array([[0, *ids, 0]], dtype=np.int64),
-        "style": style,
-        "speed": np.array([speed], dtype=np.float32),
-    }
-    if CUDA in getattr(session, "get_providers", list)():
-        # Inputs are bound from host memory and the output is allocated on the host by ONNX
-        # Runtime itself, so each call makes exactly one device→host copy of the audio.
-        binding = session.io_binding()
-        for name, value in feeds.items():
-            binding.bind_cpu_input(name, value)
-        binding.bind_output(session.get_outputs()[0].name, "cpu")
-        session.run_with_iobinding(binding, run_options)
-        audio = binding.copy_outputs_to_cpu()[0]
-    else:
-        audio = session.run(None, feeds, run_options)[0]
-    return np.asarray(audio, dtype=np.float32).ravel()
-
-
 def _give_back_freed_memory() -> None:
     """Hand the memory start-up freed (the whole model's session let go, a model rewritten, the
     text front end's loading) back to the system: glibc keeps it in the heap otherwise, between
@@ -1452,11 +1388,6 @@ def language_code(language: str) -> str:
     code = language.strip().lower().replace("_", "-")
     aliases = {"en": "en-us", "pt": "pt-br", "jp": "ja", "cn": "zh", "zh-cn": "zh", "fr-fr": "fr"}
     return aliases.get(code, code)
-
-
-def cpu_session(path: Path, threads: int) -> ort.InferenceSession:
-    """A CPU-only session for *path* with the engine's session settings."""
-    return ort.InferenceSession(str(path), sess_options=_session_options(threads), providers=[CPU])
 
 
 def _cpu_model_for(int8_model: Path, cache_dir: Path, threads: int, voice: npt.NDArray[np.float32]) -> Path:
