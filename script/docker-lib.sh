@@ -90,3 +90,18 @@ resolve_base() {
     make_standin "${suite}"
     echo "${standin}"
 }
+
+# image_id TAG: the image TAG names now, or nothing.
+image_id() {
+    docker image inspect --format '{{.Id}}' "$1" 2>/dev/null || true
+}
+
+# drop_replaced_image OLD_ID TAG: after TAG was rebuilt, remove the image it named before (OLD_ID,
+# now untagged) unless something still uses it. With the vfs storage driver every image is whole
+# copies of its layers, so each rebuild would otherwise leave gigabytes behind.
+drop_replaced_image() {
+    local old="$1" tag="$2"
+    if [[ -n "${old}" && "${old}" != "$(image_id "${tag}")" ]]; then
+        docker rmi "${old}" >/dev/null 2>&1 || true
+    fi
+}
