@@ -201,3 +201,17 @@ def test_environment_variables_and_config_file_variable_reach_the_cli(tmp_path: 
     )
     assert result.returncode == 2
     assert f"Config file not found: {tmp_path / 'no'}" in result.stderr
+
+
+def test_help_lists_every_subcommand(tmp_path: Path) -> None:
+    """``wyoming-kokoro --help`` is where a user looks first: it names each subcommand, and each
+    subcommand's own --help works."""
+    from wyoming_kokoro.__main__ import COMMANDS
+
+    result = run_cli("--help", cache_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for command in COMMANDS:
+        if command != "serve":
+            assert f"wyoming-kokoro {command}" in result.stdout, command
+            own = run_cli(command, "--help", cache_dir=tmp_path)
+            assert own.returncode == 0 and "usage: wyoming-kokoro" in own.stdout, (command, own.stderr)

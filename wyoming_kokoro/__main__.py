@@ -1,4 +1,4 @@
-"""Command line: ``wyoming-kokoro`` serves by default; subcommands do the one-off jobs.
+"""Command line: wyoming-kokoro serves by default; subcommands do the one-off jobs.
 
     wyoming-kokoro [--config FILE] [--uri tcp://0.0.0.0:10210] ...   run the Wyoming server
     wyoming-kokoro synth "text" -o out.wav [--voice af_heart] [--speed 1.0]
@@ -52,7 +52,17 @@ def _config_flags(parser: argparse.ArgumentParser) -> None:
 
 def _build_parser(command: str) -> argparse.ArgumentParser:
     prog = "wyoming-kokoro" if command == "serve" else f"wyoming-kokoro {command}"
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0], allow_abbrev=False)
+    if command == "serve":
+        # The server's help also lists the subcommands (the module docstring's table).
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description=__doc__.split("\n\nEvery user error")[0],
+            epilog="Each subcommand has its own --help: wyoming-kokoro synth --help",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            allow_abbrev=False,
+        )
+    else:
+        parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0], allow_abbrev=False)
     parser.add_argument("--version", action="version", version=__version__)
     if command in ("serve", "synth", "voices"):
         _config_flags(parser)
