@@ -9,25 +9,10 @@ release workflow.
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
-import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+from docker_scripts import run_docker_script
 
 
 def test_images_build_start_and_speak() -> None:
-    result = subprocess.run(
-        [str(ROOT / "script" / "docker-test"), "cpu", "addon", "wheel"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
-    )
-    if result.returncode == 3:
-        pytest.skip(result.stderr.strip().splitlines()[-1])
-    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    result = run_docker_script("docker-test", "cpu", "addon", "wheel")
     assert "==> all checks passed" in result.stderr
     print(result.stdout)
