@@ -119,12 +119,15 @@ def dump() -> None:
 def _load(path: Path) -> tuple[dict[str, object], dict[tuple[str, str, str], str]]:
     meta: dict[str, object] = {}
     rows: dict[tuple[str, str, str], str] = {}
-    for line in path.read_text().splitlines():
-        item = json.loads(line)
-        if "meta" in item:
-            meta = item["meta"]
-        else:
-            rows[(item["table"], item["language"], item["text"])] = item["phonemes"]
+    try:
+        for line in path.read_text().splitlines():
+            item = json.loads(line)
+            if "meta" in item:
+                meta = item["meta"]
+            else:
+                rows[(item["table"], item["language"], item["text"])] = item["phonemes"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SystemExit(f"{path} is not a dump of this script ({type(err).__name__}: {err})") from None
     return meta, rows
 
 
