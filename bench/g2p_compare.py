@@ -27,8 +27,8 @@ from pathlib import Path
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-from wyoming_kokoro.frontend import TextFrontend
-from wyoming_kokoro.normalize import normalize_text
+from wyoming_kokoro.text.frontend import TextFrontend
+from wyoming_kokoro.text.normalize import normalize_text
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "intelligibility.tsv"
 

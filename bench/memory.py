@@ -44,9 +44,9 @@ def parts() -> None:
     cache, as a server on a warm cache loads them)."""
     from wyoming_kokoro import assets
     from wyoming_kokoro.config import Config
-    from wyoming_kokoro.frontend import TextFrontend
-    from wyoming_kokoro.sessions import cpu_session
-    from wyoming_kokoro.split_model import PARTS, split_paths
+    from wyoming_kokoro.model.sessions import cpu_session
+    from wyoming_kokoro.model.split import PARTS, split_paths
+    from wyoming_kokoro.text.frontend import TextFrontend
 
     config = Config()
     cache = config.resolved_cache_dir()

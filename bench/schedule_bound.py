@@ -51,7 +51,7 @@ from latency import DEFAULT_TEXTS, FALLBACK_TEXTS, percentile  # its replies, in
 
 from wyoming_kokoro.config import load_config
 from wyoming_kokoro.engine import KokoroEngine
-from wyoming_kokoro.split_model import (
+from wyoming_kokoro.model.split import (
     CROSSFADE_FRAMES,
     OVERLAP_FRAMES,
     SAMPLE_RATE,

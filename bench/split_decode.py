@@ -50,12 +50,12 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, utils
 
-from wyoming_kokoro.chunking import TextSegmenter
 from wyoming_kokoro.config import load_config
 from wyoming_kokoro.engine import KokoroEngine
-from wyoming_kokoro.normalize import normalize_text
-from wyoming_kokoro.sessions import cpu_session
-from wyoming_kokoro.split_model import level_db
+from wyoming_kokoro.model.sessions import cpu_session
+from wyoming_kokoro.model.split import level_db
+from wyoming_kokoro.text.chunking import TextSegmenter
+from wyoming_kokoro.text.normalize import normalize_text
 
 HERE = Path(__file__).parent
 # Where the export hands over to the decoder (frames of 600 samples; F0/energy two per frame).

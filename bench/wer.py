@@ -39,11 +39,11 @@ from asr import (  # noqa: E402
     round_trip,
 )
 
-import wyoming_kokoro.frontend  # noqa: E402
+import wyoming_kokoro.text.frontend  # noqa: E402
 from wyoming_kokoro.assets import default_cache_dir  # noqa: E402
 from wyoming_kokoro.config import load_config  # noqa: E402
 from wyoming_kokoro.engine import KokoroEngine  # noqa: E402
-from wyoming_kokoro.normalize import normalize_text  # noqa: E402
+from wyoming_kokoro.text.normalize import normalize_text  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "intelligibility.tsv"
 
@@ -82,7 +82,7 @@ async def _main(args: argparse.Namespace) -> dict[str, object]:
     if args.kokoro_model != "auto":
         # The float models rebuilt from the int8 one (wyoming_kokoro/float_model.py), run on the CPU.
         from wyoming_kokoro.assets import ensure_model
-        from wyoming_kokoro.float_model import ensure_float_model
+        from wyoming_kokoro.model.build.float_model import ensure_float_model
 
         int8 = ensure_model("auto", args.cache_dir)
         model = str(ensure_float_model(int8, args.cache_dir, args.kokoro_model))
@@ -103,12 +103,12 @@ async def _main(args: argparse.Namespace) -> dict[str, object]:
         normalized = await round_trip(engine, whisper, sentences, _progress("normalized"))
         plain = normalized
         if not args.no_plain:
-            original = wyoming_kokoro.frontend.normalize_text
-            wyoming_kokoro.frontend.normalize_text = _identity
+            original = wyoming_kokoro.text.frontend.normalize_text
+            wyoming_kokoro.text.frontend.normalize_text = _identity
             try:
                 plain = await round_trip(engine, whisper, sentences, _progress("plain"))
             finally:
-                wyoming_kokoro.frontend.normalize_text = original
+                wyoming_kokoro.text.frontend.normalize_text = original
         normalize_s, front_end_s = _front_end_seconds(engine, [s.text for s in sentences])
         await engine.aclose()
     finally:

@@ -8,7 +8,7 @@ from collections import deque
 
 import pytest
 
-from wyoming_kokoro.chunking import (
+from wyoming_kokoro.text.chunking import (
     MAX_PIECE_TOKENS,
     MIN_BUDGET_TOKENS,
     MIN_REST_TOKENS,
@@ -19,7 +19,7 @@ from wyoming_kokoro.chunking import (
     split_phonemes,
     take_piece,
 )
-from wyoming_kokoro.normalize import normalize_text
+from wyoming_kokoro.text.normalize import normalize_text
 
 SPOKEN = functools.partial(normalize_text, language="en-us")
 
@@ -230,14 +230,14 @@ def test_split_phonemes_cuts_between_phrases(phonemes: str, budget: int, head: s
 
 
 def test_phoneme_word_lists_follow_the_text_ones() -> None:
-    from wyoming_kokoro.chunking import (
+    from wyoming_kokoro.text.chunking import (
         _CONJUNCTIONS,
         _FUNCTION_WORDS,
         _PHONEME_CONJUNCTIONS,
         _PHONEME_FUNCTION_WORDS,
         _bare_phonemes,
     )
-    from wyoming_kokoro.frontend import TextFrontend
+    from wyoming_kokoro.text.frontend import TextFrontend
 
     frontend = TextFrontend()
 

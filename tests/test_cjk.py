@@ -17,7 +17,7 @@ from types import ModuleType
 
 import pytest
 
-from wyoming_kokoro.cjk import (
+from wyoming_kokoro.text.cjk import (
     G2P,
     JAPANESE_PACKAGES,
     MANDARIN_PACKAGES,
@@ -26,7 +26,7 @@ from wyoming_kokoro.cjk import (
     load_japanese_g2p,
     load_mandarin_g2p,
 )
-from wyoming_kokoro.frontend import load_vocab
+from wyoming_kokoro.text.frontend import load_vocab
 
 HAVE_JA = all(find_spec(name) for name in ("fugashi", "jaconv", "mojimoji", "unidic_lite"))
 HAVE_ZH = all(find_spec(name) for name in ("jieba", "pypinyin", "cn2an", "ordered_set"))
@@ -162,7 +162,7 @@ def test_loading_and_phonemizing_touch_no_network() -> None:
         events = []
         watched = {"socket.connect", "socket.getaddrinfo", "urllib.Request"}
         sys.addaudithook(lambda ev, args: events.append((ev, args)) if ev in watched else None)
-        import wyoming_kokoro.cjk as cjk
+        import wyoming_kokoro.text.cjk as cjk
         misaki = {"wyoming_kokoro.vendor.misaki.cutlet", "wyoming_kokoro.vendor.misaki.zh"}
         heavy = {"fugashi", "jieba", "pypinyin", *misaki} & set(sys.modules)
         assert not heavy, f"imported eagerly: {heavy}"

@@ -1,4 +1,4 @@
-"""Tests for wyoming_kokoro.cpu_model: the int8 model with its convs as uint8×int8 MatMulInteger.
+"""Tests for wyoming_kokoro.model.build.cpu_model: the int8 model with its convs as uint8×int8 MatMulInteger.
 
 The promise is "same sound, faster". The conv rewrite alone is exact, so that model is compared
 sample for sample with the int8 export on the real voices, and single convs of every shape the
@@ -24,7 +24,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from wyoming_kokoro.assets import MODEL_SHA256, ensure_model, ensure_voices, load_voices
-from wyoming_kokoro.cpu_model import (
+from wyoming_kokoro.engine import KokoroEngine
+from wyoming_kokoro.model.build.cpu_model import (
     FUSED_MODEL_FILENAME,
     GEMM_MODEL_FILENAME,
     MAX_BAND_DB,
@@ -38,8 +39,7 @@ from wyoming_kokoro.cpu_model import (
     has_exact_fast_u8s8,
     may_saturate,
 )
-from wyoming_kokoro.engine import KokoroEngine
-from wyoming_kokoro.sessions import session_options
+from wyoming_kokoro.model.sessions import session_options
 
 EXACT_HERE = has_exact_fast_u8s8(cpu_signature())
 needs_exact_kernels = pytest.mark.skipif(not EXACT_HERE, reason="this CPU has no AVX2/VNNI/AMX u8×s8 kernels")
@@ -113,7 +113,7 @@ def test_may_saturate_knows_avx2s_pair_sums() -> None:
     assert not may_saturate(weights(127))
     # The kernel check's worst cases stay within what the rewrite allows (else a correct AVX2
     # kernel would fail it) and reach its limit.
-    from wyoming_kokoro.cpu_model import _kernel_check_weights
+    from wyoming_kokoro.model.build.cpu_model import _kernel_check_weights
 
     check = _kernel_check_weights(np.random.default_rng(0))
     assert not may_saturate(check)
@@ -197,7 +197,7 @@ def test_rewritten_models_sound_like_the_int8_model(
     rewritten: str,
     text: str,
 ) -> None:
-    from wyoming_kokoro.frontend import TextFrontend
+    from wyoming_kokoro.text.frontend import TextFrontend
 
     frontend = TextFrontend()
     ids = frontend.tokenize(frontend.phonemize(text, "en-us"))
@@ -256,7 +256,7 @@ def adain_model(channels: int) -> onnx.ModelProto:
 
 @pytest.mark.parametrize("frames", [2, 7, 5000])  # 1 frame: both are 0 / sqrt(ε) of rounding noise
 def test_adain_becomes_one_instance_normalization(frames: int) -> None:
-    from wyoming_kokoro.cpu_model import _rewrite_instance_norms
+    from wyoming_kokoro.model.build.cpu_model import _rewrite_instance_norms
 
     model = adain_model(16)
     rewritten = adain_model(16)
@@ -274,7 +274,7 @@ def test_adain_becomes_one_instance_normalization(frames: int) -> None:
 
 
 def test_a_normalization_whose_parts_are_used_elsewhere_is_left_alone() -> None:
-    from wyoming_kokoro.cpu_model import _rewrite_instance_norms
+    from wyoming_kokoro.model.build.cpu_model import _rewrite_instance_norms
 
     model = adain_model(4)
     model.graph.output.append(helper.make_tensor_value_info("mean", TensorProto.FLOAT, None))
@@ -305,7 +305,7 @@ def stft_model(shape_from_reshape: bool = True) -> onnx.ModelProto:
 
 
 def test_stft_becomes_a_conv_that_keeps_the_ops_rounding() -> None:
-    from wyoming_kokoro.cpu_model import _rewrite_stft
+    from wyoming_kokoro.model.build.cpu_model import _rewrite_stft
 
     rewritten = stft_model()
     assert _rewrite_stft(rewritten.graph) == 1
@@ -328,7 +328,7 @@ def test_stft_becomes_a_conv_that_keeps_the_ops_rounding() -> None:
 
 
 def test_squares_become_products_with_the_same_bits() -> None:
-    from wyoming_kokoro.cpu_model import _rewrite_squares
+    from wyoming_kokoro.model.build.cpu_model import _rewrite_squares
 
     def powers() -> onnx.ModelProto:
         graph = helper.make_graph(
@@ -361,7 +361,7 @@ def test_squares_become_products_with_the_same_bits() -> None:
 
 
 def test_an_stft_of_unknown_signal_rank_is_left_alone() -> None:
-    from wyoming_kokoro.cpu_model import _rewrite_stft
+    from wyoming_kokoro.model.build.cpu_model import _rewrite_stft
 
     model = stft_model(shape_from_reshape=False)  # could be complex, [batch, T, 2]
     assert _rewrite_stft(model.graph) == 0
@@ -412,7 +412,7 @@ def conv_with_bias_model(seed: int, bias: bool) -> onnx.ModelProto:
 @needs_exact_kernels
 @pytest.mark.parametrize("bias", [True, False])
 def test_conv_rescale_is_fused_into_matmul_integer_to_float(bias: bool) -> None:
-    from wyoming_kokoro.cpu_model import _fuse_conv_scaling, _rewrite_convs
+    from wyoming_kokoro.model.build.cpu_model import _fuse_conv_scaling, _rewrite_convs
 
     model = conv_with_bias_model(5, bias)
     rewritten = conv_with_bias_model(5, bias)
@@ -480,7 +480,7 @@ def test_single_conv_matches_conv_integer(
     source = tmp_path / "conv.onnx"
     onnx.save(model, str(source))
     # build_cpu_model insists on the Kokoro interface; rewrite the graph through its internals.
-    from wyoming_kokoro.cpu_model import _rewrite_convs
+    from wyoming_kokoro.model.build.cpu_model import _rewrite_convs
 
     rewritten = onnx.load(str(source))
     assert _rewrite_convs(rewritten.graph) == (1, 0)
@@ -492,7 +492,7 @@ def test_single_conv_matches_conv_integer(
 
 
 def test_convs_it_cannot_rewrite_exactly_are_left_alone(tmp_path: Path) -> None:
-    from wyoming_kokoro.cpu_model import _rewrite_convs
+    from wyoming_kokoro.model.build.cpu_model import _rewrite_convs
 
     model = conv_integer_model(4, 4, 3, 1, 1, (1, 1), seed=1)
     weight = model.graph.initializer[0]
@@ -504,7 +504,7 @@ def test_convs_it_cannot_rewrite_exactly_are_left_alone(tmp_path: Path) -> None:
 
 
 def test_convs_whose_weights_could_saturate_avx2_are_left_alone() -> None:
-    from wyoming_kokoro.cpu_model import _rewrite_convs
+    from wyoming_kokoro.model.build.cpu_model import _rewrite_convs
 
     def rewrite(change: dict[tuple[int, int, int], int]) -> tuple[int, int]:
         model = conv_integer_model(4, 4, 3, 1, 1, (1, 1), seed=1)

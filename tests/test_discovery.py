@@ -11,7 +11,7 @@ import pytest
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncZeroconf
 
-from wyoming_kokoro.discovery import (
+from wyoming_kokoro.wyoming_api.discovery import (
     MAX_INSTANCE_BYTES,
     SERVICE_TYPE,
     Discovery,

@@ -21,7 +21,6 @@ import pytest
 from polling import eventually
 
 from wyoming_kokoro.audio import SAMPLE_RATE
-from wyoming_kokoro.chunking import MAX_PIECE_TOKENS, PhonemeUnit, TextSegmenter, piece_token_limit
 from wyoming_kokoro.config import Config
 from wyoming_kokoro.engine import (
     AudioPiece,
@@ -31,8 +30,9 @@ from wyoming_kokoro.engine import (
     SynthesisStream,
     _Job,
 )
-from wyoming_kokoro.normalize import normalize_text
-from wyoming_kokoro.sessions import run_session
+from wyoming_kokoro.model.sessions import run_session
+from wyoming_kokoro.text.chunking import MAX_PIECE_TOKENS, PhonemeUnit, TextSegmenter, piece_token_limit
+from wyoming_kokoro.text.normalize import normalize_text
 from wyoming_kokoro.voices import VoiceError
 
 

@@ -1,4 +1,4 @@
-"""Tests for wyoming_kokoro.float_model with the real int8 model, real voices and ONNX Runtime.
+"""Tests for wyoming_kokoro.model.build.float_model with the real int8 model, real voices and ONNX Runtime.
 
 The float models are built once for the module; each (model, length) is synthesized once and
 shared by the tests. The slow part is the 510-token runs (~26 s of audio each for fp32 and fp16);
@@ -40,14 +40,14 @@ from onnx import TensorProto, helper
 
 from wyoming_kokoro import float_model
 from wyoming_kokoro.assets import ensure_model, ensure_voices, load_voices
-from wyoming_kokoro.float_model import (
+from wyoming_kokoro.model.build.float_model import (
     FLOAT_MODEL_FILENAMES,
     FloatModelError,
     build_float_model,
     ensure_float_model,
     quantized_op_types,
 )
-from wyoming_kokoro.frame_cap import MAX_PIECE_FRAMES
+from wyoming_kokoro.model.build.frame_cap import MAX_PIECE_FRAMES
 
 SAMPLE_RATE = 24_000
 SAMPLES_PER_FRAME = 600  # one predicted-duration frame (hop 300, upsampled x2)
@@ -518,6 +518,6 @@ def test_ensure_rebuilds_a_model_it_did_not_stamp(int8_model: Path, tmp_path: Pa
 
 
 def test_importing_the_module_does_not_import_onnx() -> None:
-    code = "import sys, wyoming_kokoro.float_model; sys.exit('onnx' in sys.modules)"
+    code = "import sys, wyoming_kokoro.model.build.float_model; sys.exit('onnx' in sys.modules)"
     env = {**os.environ, "ORT_DISABLE_TELEMETRY": "1"}
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0

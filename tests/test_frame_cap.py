@@ -10,10 +10,10 @@ import pytest
 from onnx import TensorProto, helper
 
 from wyoming_kokoro.engine import KokoroEngine
-from wyoming_kokoro.frame_cap import DURATIONS, MAX_PIECE_FRAMES, FrameCapError, cap_frames
-from wyoming_kokoro.frontend import MAX_TOKENS
-from wyoming_kokoro.sessions import run_session
-from wyoming_kokoro.split_model import SAMPLES_PER_FRAME
+from wyoming_kokoro.model.build.frame_cap import DURATIONS, MAX_PIECE_FRAMES, FrameCapError, cap_frames
+from wyoming_kokoro.model.sessions import run_session
+from wyoming_kokoro.model.split import SAMPLES_PER_FRAME
+from wyoming_kokoro.text.frontend import MAX_TOKENS
 
 
 def durations_graph() -> onnx.GraphProto:

@@ -41,9 +41,9 @@ from wyoming.event import Event
 
 from wyoming_kokoro.config import Config
 from wyoming_kokoro.engine import KokoroEngine
-from wyoming_kokoro.handler import CHUNK_SAMPLES, ERROR_CODES
-from wyoming_kokoro.protocol import EventLimits, EventReader, ProtocolError
-from wyoming_kokoro.server import KokoroServer
+from wyoming_kokoro.wyoming_api.handler import CHUNK_SAMPLES, ERROR_CODES
+from wyoming_kokoro.wyoming_api.protocol import EventLimits, EventReader, ProtocolError
+from wyoming_kokoro.wyoming_api.server import KokoroServer
 
 GUARD = 60.0
 #: The server's output is read strictly, with room for ``info`` (all voices) and audio chunks.

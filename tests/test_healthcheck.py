@@ -24,7 +24,7 @@ from wyoming.server import AsyncEventHandler, AsyncServer
 from wyoming_kokoro.config import Config
 from wyoming_kokoro.engine import KokoroEngine
 from wyoming_kokoro.healthcheck import HealthCheckError, check_server, local_uri, main, summarize
-from wyoming_kokoro.server import KokoroServer
+from wyoming_kokoro.wyoming_api.server import KokoroServer
 
 SHIPPED_VOICES = Path(__file__).resolve().parent.parent / "wyoming_kokoro" / "data" / "voices-sha256.json"
 

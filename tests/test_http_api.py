@@ -22,9 +22,9 @@ import pytest_asyncio
 
 from wyoming_kokoro.audio import SAMPLE_RATE
 from wyoming_kokoro.config import Config, HttpConfig
-from wyoming_kokoro.encoders import encode_all, make_encoder, streaming_wav_header
 from wyoming_kokoro.engine import KokoroEngine, SynthesisStream
-from wyoming_kokoro.http_api import (
+from wyoming_kokoro.openai_api.encoders import encode_all, make_encoder, streaming_wav_header
+from wyoming_kokoro.openai_api.server import (
     ACTIVE_STREAMS_KEY,
     HttpServerHandle,
     parse_http_uri,

@@ -33,7 +33,7 @@ from asr import (
 )
 from faster_whisper import WhisperModel
 
-import wyoming_kokoro.frontend
+import wyoming_kokoro.text.frontend
 from wyoming_kokoro.engine import KokoroEngine
 
 CORPUS = Path(__file__).parent / "data" / "intelligibility.tsv"
@@ -172,7 +172,7 @@ async def test_normalization_is_what_makes_them_understood(
     for sentence in load_sentences(CORPUS):
         if sum(s.category == sentence.category for s in subset) < 3:
             subset.append(sentence)
-    monkeypatch.setattr(wyoming_kokoro.frontend, "normalize_text", lambda text, *a, **k: text)
+    monkeypatch.setattr(wyoming_kokoro.text.frontend, "normalize_text", lambda text, *a, **k: text)
     plain = await round_trip(engine, whisper, subset)
     ours_subset = [result for result in normalized if result.sentence in subset]
     ours, theirs = corpus_wer(ours_subset), corpus_wer(plain)

@@ -1,4 +1,4 @@
-"""Table-driven tests for the reply-text normaliser (wyoming_kokoro.normalize).
+"""Table-driven tests for the reply-text normaliser (wyoming_kokoro.text.normalize).
 
 Each table is (input, expected) for one family of rules. Expected strings are what a listener
 should hear, written the way misaki voices them (hyphenated letters such as "C-O" are read as
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from wyoming_kokoro.normalize import normalize_text
+from wyoming_kokoro.text.normalize import normalize_text
 
 DATA = Path(__file__).parent / "data" / "intelligibility.tsv"
 

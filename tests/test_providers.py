@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from wyoming_kokoro.providers import (
+from wyoming_kokoro.model.providers import (
     CPU,
     CUDA,
     ProviderError,

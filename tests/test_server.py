@@ -39,10 +39,10 @@ from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncZeroconf
 
 from wyoming_kokoro.config import LANGUAGE_TAGS, Config
-from wyoming_kokoro.discovery import SERVICE_TYPE
 from wyoming_kokoro.engine import KokoroEngine
-from wyoming_kokoro.handler import CHUNK_SAMPLES
-from wyoming_kokoro.server import KokoroServer, run_server
+from wyoming_kokoro.wyoming_api.discovery import SERVICE_TYPE
+from wyoming_kokoro.wyoming_api.handler import CHUNK_SAMPLES
+from wyoming_kokoro.wyoming_api.server import KokoroServer, run_server
 
 #: Upper bound on any single wait: a hang guard, far above what any step needs.
 GUARD = 60.0

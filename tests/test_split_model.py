@@ -16,7 +16,6 @@ import pytest
 from onnx import TensorProto, helper
 
 from wyoming_kokoro.audio import SAMPLE_RATE
-from wyoming_kokoro.chunking import TextSegmenter
 from wyoming_kokoro.engine import (
     AudioPiece,
     KokoroEngine,
@@ -24,9 +23,8 @@ from wyoming_kokoro.engine import (
     SynthesisStream,
     cpu_session,
 )
-from wyoming_kokoro.normalize import normalize_text
-from wyoming_kokoro.sessions import run_session
-from wyoming_kokoro.split_model import (
+from wyoming_kokoro.model.sessions import run_session
+from wyoming_kokoro.model.split import (
     MAX_JOIN_DB,
     OVERLAP_FRAMES,
     SAMPLES_PER_FRAME,
@@ -40,6 +38,8 @@ from wyoming_kokoro.split_model import (
     level_db,
     plan_cut,
 )
+from wyoming_kokoro.text.chunking import TextSegmenter
+from wyoming_kokoro.text.normalize import normalize_text
 
 CLAUSE = "Today you used twelve point four kilowatt hours of electricity, which is less than yesterday"
 

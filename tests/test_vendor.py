@@ -51,7 +51,7 @@ def test_the_front_end_never_imports_an_installed_misaki() -> None:
     script = (
         "import sys\n"
         "sys.modules['misaki'] = None  # any 'import misaki' now raises ImportError\n"
-        "from wyoming_kokoro.frontend import TextFrontend\n"
+        "from wyoming_kokoro.text.frontend import TextFrontend\n"
         "frontend = TextFrontend(['en-us', 'fr'])\n"
         "print(frontend.phonemize('Hello there.', 'en-us'), frontend.phonemize('Bonjour.', 'fr'))\n"
     )

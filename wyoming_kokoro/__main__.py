@@ -167,7 +167,7 @@ def _load_engine(config: Config) -> Any:
 
 
 def _cmd_serve(config: Config) -> int:
-    from .server import run_server
+    from .wyoming_api.server import run_server
 
     engine = _load_engine(config)
 
@@ -175,7 +175,7 @@ def _cmd_serve(config: Config) -> int:
         http = None
         try:
             if config.http.uri:
-                from .http_api import start_http_server
+                from .openai_api.server import start_http_server
 
                 http = await start_http_server(engine, config)
                 _LOGGER.info("OpenAI speech API on http://%s:%d/v1/audio/speech", http.host, http.port)
@@ -269,7 +269,7 @@ def _print_status(rows: Sequence[Any]) -> None:
 
 def _cmd_build_float_model(config: Config, args: argparse.Namespace) -> int:
     from . import assets
-    from .float_model import FLOAT_MODEL_FILENAMES, build_float_model, ensure_float_model
+    from .model.build.float_model import FLOAT_MODEL_FILENAMES, build_float_model, ensure_float_model
 
     cache_dir = config.resolved_cache_dir()
     int8 = assets.ensure_model("auto", cache_dir)
@@ -317,8 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _known_error(err: Exception) -> int:
     """Expected failures (bad assets, bad voice, no CUDA) → one line; anything else is a bug."""
     from .assets import AssetError
-    from .frontend import FrontendError
-    from .providers import ProviderError
+    from .model.providers import ProviderError
+    from .text.frontend import FrontendError
     from .voices import VoiceError
 
     known: tuple[type[Exception], ...] = (
@@ -330,7 +330,7 @@ def _known_error(err: Exception) -> int:
         OSError,  # e.g. the port is already in use
     )
     try:
-        from .float_model import FloatModelError
+        from .model.build.float_model import FloatModelError
 
         known = (*known, FloatModelError)
     except ImportError:

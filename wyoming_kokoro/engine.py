@@ -66,20 +66,8 @@ import numpy.typing as npt
 
 from . import assets
 from .audio import PAUSE_SECONDS, SAMPLE_RATE, crossfade, pause_pcm, pcm_seconds, shape_piece, to_pcm16
-from .chunking import (
-    MAX_PIECE_TOKENS,
-    MIN_BUDGET_TOKENS,
-    Boundary,
-    PhonemeUnit,
-    Segment,
-    TextSegmenter,
-    piece_token_limit,
-    take_piece,
-)
 from .config import Config
-from .frontend import MAX_TOKENS, TextFrontend
-from .normalize import normalize_text
-from .providers import (
+from .model.providers import (
     CPU,
     CUDA,
     CUDA_FELL_BACK,
@@ -91,8 +79,8 @@ from .providers import (
     preload_cuda_libraries,
     provider_chain,
 )
-from .sessions import cpu_session, run_session, session_options
-from .split_model import (
+from .model.sessions import cpu_session, run_session, session_options
+from .model.split import (
     CROSSFADE_FRAMES,
     OVERLAP_FRAMES,
     SAMPLES_PER_FRAME,
@@ -103,6 +91,18 @@ from .split_model import (
     join_level,
     plan_cut,
 )
+from .text.chunking import (
+    MAX_PIECE_TOKENS,
+    MIN_BUDGET_TOKENS,
+    Boundary,
+    PhonemeUnit,
+    Segment,
+    TextSegmenter,
+    piece_token_limit,
+    take_piece,
+)
+from .text.frontend import MAX_TOKENS, TextFrontend
+from .text.normalize import normalize_text
 from .voices import ResolvedVoice, VoiceError, VoiceLibrary, describe_voice
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -1398,8 +1398,8 @@ def _cpu_model_for(int8_model: Path, cache_dir: Path, threads: int, voice: npt.N
     model as is when that fails. *int8_model* is the default
     model, whose sha256 assets.ensure_model has just verified; *voice* (a voice table) speaks the
     on-machine check."""
-    from .cpu_model import ensure_cpu_model
-    from .float_model import FloatModelError
+    from .model.build.cpu_model import ensure_cpu_model
+    from .model.build.float_model import FloatModelError
 
     try:
         return ensure_cpu_model(
@@ -1418,7 +1418,7 @@ def _float_model_for_cuda(int8_model: Path, cache_dir: Path) -> Path:
     """CUDA has no kernels for the int8 graph's quantized ops: use a float model built from it.
     *int8_model* is the default model, whose sha256 assets.ensure_model has just verified."""
     try:
-        from .float_model import ensure_float_model
+        from .model.build.float_model import ensure_float_model
     except ImportError as err:
         _LOGGER.warning("Cannot build a float model for CUDA (%s); trying the int8 model", err)
         return int8_model
@@ -1439,8 +1439,8 @@ def _split_model_for(
     """The CPU model cut in parts (see split_model.py), checked against *session* (the whole
     model) before it is trusted; None (first pieces sent whole) when it cannot be cut or the check
     fails."""
-    from .cpu_model import cpu_signature
-    from .split_model import PARTS, SplitModelError, checked_here, ensure_split_models, remember_checked
+    from .model.build.cpu_model import cpu_signature
+    from .model.split import PARTS, SplitModelError, checked_here, ensure_split_models, remember_checked
 
     machine = f"{cpu_signature()} onnxruntime {ort.__version__}"
     try:
@@ -1472,7 +1472,7 @@ def _log_node_placement(session: ort.InferenceSession) -> None:
 def _warn_if_quantized(model_path: Path) -> None:
     """Quantized ops have no CUDA kernels: say so, and which float model to use instead."""
     try:
-        from .float_model import quantized_op_types
+        from .model.build.float_model import quantized_op_types
 
         quantized = bool(quantized_op_types(model_path))
     except ImportError:  # `onnx` not installed: recognise the default int8 model by its hash

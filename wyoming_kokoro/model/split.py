@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from .float_model import (
+from .build.float_model import (
     FloatModelError,
     _atomic_write,
     _import_onnx,
@@ -58,7 +58,7 @@ from .float_model import (
     _remove_dead_code,
     _sha256_file,
 )
-from .frame_cap import DURATIONS, FrameCapError, cap_frames
+from .build.frame_cap import DURATIONS, FrameCapError, cap_frames
 
 if TYPE_CHECKING:
     import onnxruntime as ort

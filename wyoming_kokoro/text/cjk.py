@@ -103,7 +103,7 @@ def load_japanese_g2p() -> G2P:
             JAPANESE_PACKAGES,
         )
     try:
-        from .vendor.misaki import cutlet
+        from ..vendor.misaki import cutlet
     except ImportError as err:
         raise CjkUnavailable(
             "Japanese", f"misaki.cutlet cannot be imported ({err})", JAPANESE_PACKAGES
@@ -144,7 +144,7 @@ def load_mandarin_g2p() -> G2P:
     if not dictionary.is_file():
         raise CjkUnavailable("Mandarin", f"jieba's dictionary {dictionary} is missing", MANDARIN_PACKAGES)
     try:
-        from .vendor.misaki import zh
+        from ..vendor.misaki import zh
     except ImportError as err:
         raise CjkUnavailable("Mandarin", f"misaki.zh cannot be imported ({err})", MANDARIN_PACKAGES) from err
 

@@ -69,7 +69,7 @@ def load_spacy_pipeline() -> Any:
 
 
 def _english_g2p(nlp: Any, british: bool) -> Callable[[str], tuple[str, Any]]:
-    from .vendor.misaki import en, espeak
+    from ..vendor.misaki import en, espeak
 
     class OfflineG2P(en.G2P):
         """misaki's G2P with the spaCy pipeline injected instead of downloaded."""
@@ -120,7 +120,7 @@ class TextFrontend:
                 self._g2p[lang] = _english_g2p(nlp, british=lang == "en-gb")
         for lang in wanted:
             if lang in ESPEAK_LANGUAGES:
-                from .vendor.misaki import espeak
+                from ..vendor.misaki import espeak
 
                 self._g2p[lang] = espeak.EspeakG2P(language=ESPEAK_LANGUAGES[lang])
             elif lang in ("ja", "zh"):

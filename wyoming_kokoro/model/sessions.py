@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from .frontend import MAX_TOKENS
+from ..text.frontend import MAX_TOKENS
 from .providers import CPU, CUDA
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")

@@ -29,7 +29,7 @@ import av
 import numpy as np
 from av.audio.stream import AudioStream
 
-from .audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, wav_bytes
+from ..audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, wav_bytes
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from wyoming.event import async_get_stdin, async_get_stdout
 from wyoming.info import Info
 from wyoming.server import AsyncServer, AsyncStdioServer, AsyncTcpServer, AsyncUnixServer
 
-from .config import Config
+from ..config import Config
+from ..engine import KokoroEngine
 from .discovery import Discovery, announce_address, instance_name
-from .engine import KokoroEngine
 from .handler import HandlerContext, KokoroEventHandler, build_info
 
 _LOGGER = logging.getLogger(__name__)

@@ -53,12 +53,12 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from . import __version__
-from .audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, pcm_seconds
-from .config import Config, LimitsConfig
-from .engine import EngineBusy, EngineError, KokoroEngine, SynthesisStream
+from .. import __version__
+from ..audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, pcm_seconds
+from ..config import Config, LimitsConfig
+from ..engine import EngineBusy, EngineError, KokoroEngine, SynthesisStream
+from ..voices import VoiceError, parse_blend
 from .protocol import EventLimits, EventReader, ProtocolError
-from .voices import VoiceError, parse_blend
 
 _LOGGER = logging.getLogger(__name__)
 

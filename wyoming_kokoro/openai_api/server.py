@@ -57,11 +57,11 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
-from .config import Config
+from ..audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
+from ..config import Config
+from ..engine import AudioPiece, EngineBusy, EngineError, KokoroEngine, SynthesisStream
+from ..voices import VoiceError, parse_blend
 from .encoders import DEFAULT_FORMAT, FORMATS, AudioEncoder, close_encoder, make_encoder
-from .engine import AudioPiece, EngineBusy, EngineError, KokoroEngine, SynthesisStream
-from .voices import VoiceError, parse_blend
 
 _LOGGER = logging.getLogger(__name__)
 
