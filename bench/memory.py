@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # shared
 from hostile import HOSTILE_TEXTS
 
 from wyoming_kokoro.config import ConfigError, load_config
-from wyoming_kokoro.engine import KokoroEngine, resident_bytes
+from wyoming_kokoro.engine.loader import load_engine
+from wyoming_kokoro.engine.memory import resident_bytes
 
 
 def megabytes() -> float:
@@ -44,8 +45,9 @@ def parts() -> None:
     cache, as a server on a warm cache loads them)."""
     from wyoming_kokoro import assets
     from wyoming_kokoro.config import Config
+    from wyoming_kokoro.model.rewrite.split_models import split_paths
     from wyoming_kokoro.model.sessions import cpu_session
-    from wyoming_kokoro.model.split import PARTS, split_paths
+    from wyoming_kokoro.model.split import PARTS
     from wyoming_kokoro.text.frontend import TextFrontend
 
     config = Config()
@@ -96,7 +98,7 @@ def main() -> None:
         config = load_config(None, overrides)
     except ConfigError as err:
         sys.exit(f"bench/memory.py: {err}")
-    engine = KokoroEngine.load(config)
+    engine = load_engine(config)
     result: dict[str, object] = {"ready_s": round(time.monotonic() - started, 1), "after_start": megabytes()}
     for line in Path(args.texts).read_text().splitlines():
         if line.strip():

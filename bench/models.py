@@ -37,8 +37,8 @@ import onnxruntime as ort
 from wyoming_kokoro import assets
 from wyoming_kokoro.audio import SAMPLE_RATE
 from wyoming_kokoro.config import physical_cores
-from wyoming_kokoro.model.build.cpu_model import cpu_signature, has_exact_fast_u8s8
 from wyoming_kokoro.model.providers import CPU, CUDA, CUDA_PROVIDER_OPTIONS
+from wyoming_kokoro.model.rewrite.cpu_model import cpu_signature, has_exact_fast_u8s8
 from wyoming_kokoro.model.sessions import run_session, session_options
 from wyoming_kokoro.text.frontend import TextFrontend
 
@@ -54,13 +54,13 @@ def model_path(name: str, cache_dir: Path) -> Path:
     if name == "int8":
         return int8
     if name in ("gemm", "gemm-exact", "fused"):
-        from wyoming_kokoro.model.build.cpu_model import build_cpu_model
+        from wyoming_kokoro.model.rewrite.cpu_model import build_cpu_model
 
         # Built every run (~3 s): no stamp to go stale when the rewrite changes, and the gemm model
         # is built on any CPU (where its kernels saturate it sounds wrong, but can be timed).
         options = {"gemm": {}, "gemm-exact": {"exact": True}, "fused": {"convs": False}}[name]
         return build_cpu_model(int8, cache_dir / f"kokoro-v1.0.int8-{name}-bench.onnx", **options)
-    from wyoming_kokoro.model.build.float_model import ensure_float_model
+    from wyoming_kokoro.model.rewrite.float_model import ensure_float_model
 
     return ensure_float_model(int8, cache_dir, "fp16" if name == "fp16" else "fp32")
 

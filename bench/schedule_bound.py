@@ -51,6 +51,7 @@ from latency import DEFAULT_TEXTS, FALLBACK_TEXTS, percentile  # its replies, in
 
 from wyoming_kokoro.config import load_config
 from wyoming_kokoro.engine import KokoroEngine
+from wyoming_kokoro.engine.loader import load_engine
 from wyoming_kokoro.model.split import (
     CROSSFADE_FRAMES,
     OVERLAP_FRAMES,
@@ -152,15 +153,15 @@ def three_at_once(opts: list[Options]) -> list[float]:
 def measure(texts: list[str]) -> tuple[list[Piece], float, float]:
     """Each text's first piece as the engine makes it, and the decoder's a + d × frames."""
     config = load_config(None, {"zeroconf": {"enabled": False}, "phrase_cache_size": 0, "device": "cpu"})
-    engine = KokoroEngine.load(config)
+    engine = load_engine(config)
     try:
-        if engine.split_model is None:
+        if engine.synthesizer.split_model is None:
             raise SystemExit("the split model is off or could not be built: first pieces go whole here")
-        split = _FirstProsody(engine.split_model)
-        engine.split_model = split
+        split = _FirstProsody(engine.synthesizer.split_model)
+        engine.synthesizer.split_model = split
         asyncio.run(_speak(engine, texts))
         firsts = split.made[: len(texts)]  # nothing but first pieces goes through the split model
-        run_options = engine.run_options()
+        run_options = engine.synthesizer.run_options()
         pieces, sizes, seconds = [], [], []
         for text, (ids, style, speed, prosody) in zip(texts, firsts, strict=True):
             timed = []

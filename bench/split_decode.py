@@ -52,10 +52,11 @@ from onnx import TensorProto, helper, utils
 
 from wyoming_kokoro.config import load_config
 from wyoming_kokoro.engine import KokoroEngine
+from wyoming_kokoro.engine.loader import load_engine
 from wyoming_kokoro.model.sessions import cpu_session
 from wyoming_kokoro.model.split import level_db
-from wyoming_kokoro.text.chunking import TextSegmenter
 from wyoming_kokoro.text.normalize import normalize_text
+from wyoming_kokoro.text.segmenter import TextSegmenter
 
 HERE = Path(__file__).parent
 # Where the export hands over to the decoder (frames of 600 samples; F0/energy two per frame).
@@ -121,7 +122,7 @@ def server_tail(
     engine: KokoroEngine, ids: list[int], style: npt.NDArray[np.float32], cut: int
 ) -> npt.NDArray[np.float32]:
     """The clause's tail from frame *cut* as the server decodes it (before its level is matched)."""
-    split = engine.split_model
+    split = engine.synthesizer.split_model
     if split is None:
         raise SystemExit("the engine has no split model (not on the CPU, or split_first_piece: false)")
     prosody = split.prosody(ids, style, 1.0, None)
@@ -166,7 +167,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.texts.is_file():
         parser.error(f"--texts: no such file: {args.texts}")
-    engine = KokoroEngine.load(load_config(None, {"phrase_cache_size": 0, "zeroconf": {"enabled": False}}))
+    engine = load_engine(load_config(None, {"phrase_cache_size": 0, "zeroconf": {"enabled": False}}))
     table = engine.voices.resolve(args.voice).table
     with tempfile.TemporaryDirectory() as folder:
         prosody, decoder = split_model(engine.model_path, Path(folder), engine.config.resolved_threads())

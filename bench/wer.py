@@ -43,6 +43,7 @@ import wyoming_kokoro.text.frontend  # noqa: E402
 from wyoming_kokoro.assets import default_cache_dir  # noqa: E402
 from wyoming_kokoro.config import load_config  # noqa: E402
 from wyoming_kokoro.engine import KokoroEngine  # noqa: E402
+from wyoming_kokoro.engine.loader import load_engine  # noqa: E402
 from wyoming_kokoro.text.normalize import normalize_text  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "intelligibility.tsv"
@@ -82,7 +83,7 @@ async def _main(args: argparse.Namespace) -> dict[str, object]:
     if args.kokoro_model != "auto":
         # The float models rebuilt from the int8 one (wyoming_kokoro/float_model.py), run on the CPU.
         from wyoming_kokoro.assets import ensure_model
-        from wyoming_kokoro.model.build.float_model import ensure_float_model
+        from wyoming_kokoro.model.rewrite.float_model import ensure_float_model
 
         int8 = ensure_model("auto", args.cache_dir)
         model = str(ensure_float_model(int8, args.cache_dir, args.kokoro_model))
@@ -97,7 +98,7 @@ async def _main(args: argparse.Namespace) -> dict[str, object]:
             "split_first_piece": not args.no_split_first_piece,
         },
     )
-    engine = KokoroEngine.load(config)
+    engine = load_engine(config)
     whisper = load_whisper(args.cache_dir, args.model)
     try:
         normalized = await round_trip(engine, whisper, sentences, _progress("normalized"))

@@ -17,6 +17,7 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 from wyoming_kokoro.assets import default_cache_dir
 from wyoming_kokoro.config import Config, load_config
 from wyoming_kokoro.engine import KokoroEngine
+from wyoming_kokoro.engine.loader import load_engine
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +42,6 @@ def config(cache_dir: Path) -> Config:
 
 @pytest.fixture(scope="session")
 def engine(config: Config) -> Iterator[KokoroEngine]:
-    loaded = KokoroEngine.load(config)
+    loaded = load_engine(config)
     yield loaded
     loaded.shutdown()

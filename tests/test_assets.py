@@ -41,6 +41,7 @@ from wyoming_kokoro.assets import (
     fetch_all,
     load_voices,
 )
+from wyoming_kokoro.files import atomic_write
 
 VOICE_SHAPE = (510, 1, 256)
 VOICE_BYTES = 522_240
@@ -470,7 +471,7 @@ def test_failed_write_keeps_old_file_and_no_temp(tmp_path: Path) -> None:
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        assets._atomic_write(target, write_half_then_fail)
+        atomic_write(target, write_half_then_fail)
     assert target.read_bytes() == b"old complete content"
     assert [p.name for p in tmp_path.iterdir()] == ["asset.bin"]
 

@@ -163,19 +163,20 @@ def test_espeak_language_switch_warnings_stay_out_of_the_log(tmp_path: Path, con
     assert "phonemizer" not in result.stderr
 
 
-def test_serve_flags_become_config_overrides() -> None:
-    from wyoming_kokoro.__main__ import _build_parser, _overrides
+def test_serve_flags_become_configconfig_overrides() -> None:
+    from wyoming_kokoro.cli import build_parser, config_overrides
 
-    args = _build_parser("serve").parse_args(
+    args = build_parser("serve").parse_args(
         ["--release-memory", "--no-split-first-piece", "--phrase-cache-size", "0", "--threads", "2"]
     )
-    assert _overrides(args) == {
+    assert config_overrides(args) == {
         "release_memory": True,
         "split_first_piece": False,
         "phrase_cache_size": 0,
         "threads": 2,
     }
-    assert _overrides(_build_parser("serve").parse_args([])) == {}  # absent flags leave the file's values
+    # Absent flags leave the file's values.
+    assert config_overrides(build_parser("serve").parse_args([])) == {}
 
 
 def test_environment_variables_and_config_file_variable_reach_the_cli(tmp_path: Path, config: Config) -> None:
@@ -206,7 +207,7 @@ def test_environment_variables_and_config_file_variable_reach_the_cli(tmp_path: 
 def test_help_lists_every_subcommand(tmp_path: Path) -> None:
     """``wyoming-kokoro --help`` is where a user looks first: it names each subcommand, and each
     subcommand's own --help works."""
-    from wyoming_kokoro.__main__ import COMMANDS
+    from wyoming_kokoro.cli import COMMANDS
 
     result = run_cli("--help", cache_dir=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -343,7 +343,7 @@ async def test_the_server_is_intact_after_fuzzing(server: KokoroServer, engine: 
     assert np.sqrt(np.mean(np.frombuffer(audio, "<i2").astype(np.float64) ** 2)) > 300
 
     async def settled() -> None:
-        while server.context.active or engine._streams:
+        while server.context.active or engine.streams:
             await asyncio.sleep(0.05)
 
     await asyncio.wait_for(settled(), GUARD)  # no connection or engine work left behind

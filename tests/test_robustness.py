@@ -230,14 +230,14 @@ class FailingSession:
 def session_replaced(engine: KokoroEngine, wrapper: Any) -> Iterator[Any]:
     """The engine's session wrapped, and every piece synthesized by it: first pieces sent in two
     parts (split_model.py) would go around the wrapper."""
-    original, split = engine.session, engine.split_model
-    engine.session, engine.split_model = wrapper, None
+    original, split = engine.synthesizer.session, engine.synthesizer.split_model
+    engine.synthesizer.session, engine.synthesizer.split_model = wrapper, None
     try:
         yield wrapper
     finally:
         if isinstance(wrapper, GatedSession):
             wrapper.gate.set()
-        engine.session, engine.split_model = original, split
+        engine.synthesizer.session, engine.synthesizer.split_model = original, split
 
 
 # -- malformed bytes: an error, then the connection closes ---------------------------------------
@@ -533,7 +533,7 @@ async def test_pipelined_requests_are_bounded_per_connection_and_all_answered(
     async def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, len(engine._streams))
+            peak = max(peak, len(engine.streams))
             await asyncio.sleep(0.001)
 
     sampler = asyncio.create_task(sample())
@@ -605,7 +605,7 @@ async def test_a_client_that_stops_reading_is_closed_and_its_speech_cancelled(
         async with connect(idle.port) as client:
             await client.send(synthesize({"text": LONG}) + DESCRIBE * describes)
             await eventually(lambda: idle.context.active == 0, "the stalled connection is closed")
-        await eventually(lambda: not engine._streams, "the engine forgets the reply")
+        await eventually(lambda: not engine.streams, "the engine forgets the reply")
         await assert_serving(idle.port)
 
 
@@ -614,14 +614,14 @@ async def test_engine_busy_is_answered_with_busy(
 ) -> None:
     busy_config = with_limits(config, max_queued_pieces=1)
     original = engine.config
-    with session_replaced(engine, GatedSession(engine.session)) as gated:
+    with session_replaced(engine, GatedSession(engine.synthesizer.session)) as gated:
         engine.config = busy_config
         try:
             async with connect(server.port) as first, connect(server.port) as second:
                 await first.send(synthesize({"text": LONG}))
                 # The first piece is in the (held) inference; the rest of the reply waits in line.
                 await eventually(
-                    lambda: gated.entered.is_set() and sum(s.queued for s in engine._streams) >= 1,
+                    lambda: gated.entered.is_set() and sum(s.queued for s in engine.streams) >= 1,
                     "work is queued",
                 )
                 await second.send(synthesize({"text": SHORT}))
@@ -641,7 +641,7 @@ async def test_engine_busy_is_answered_with_busy(
 
 # -- faults --------------------------------------------------------------------------------------
 async def test_an_engine_failure_fails_that_request_only(server: KokoroServer, engine: KokoroEngine) -> None:
-    with session_replaced(engine, FailingSession(engine.session, fail={1})) as failing:
+    with session_replaced(engine, FailingSession(engine.synthesizer.session, fail={1})) as failing:
         async with connect(server.port) as client:
             await client.send(synthesize({"text": SHORT}))
             failed = await client.until("audio-stop", "error")
@@ -651,13 +651,13 @@ async def test_an_engine_failure_fails_that_request_only(server: KokoroServer, e
     assert failing.calls >= 2, "the fault was never hit"
     assert error_of(failed).code == "synthesis-failed"
     assert_framed_audio(recovered, 0.4)
-    await eventually(lambda: not engine._streams, "the engine holds no replies")
+    await eventually(lambda: not engine.streams, "the engine holds no replies")
 
 
 async def test_an_engine_failure_in_the_middle_of_a_reply_ends_it_with_an_error(
     server: KokoroServer, engine: KokoroEngine
 ) -> None:
-    with session_replaced(engine, FailingSession(engine.session, fail={2})):
+    with session_replaced(engine, FailingSession(engine.synthesizer.session, fail={2})):
         async with connect(server.port) as client:
             await client.send(synthesize({"text": LONG}))
             events = await client.until("audio-stop", "error")
@@ -693,14 +693,14 @@ async def test_client_leaving_at_any_stage_cancels_its_work_and_leaks_nothing(
 ) -> None:
     await assert_serving(server.port, speak=True)  # the engine's scheduler and threads exist
     tasks, threads = asyncio.all_tasks(), threading.active_count()
-    assert not engine._streams
+    assert not engine.streams
 
     # Before audio-start the first inference is held; mid-reply the first piece passes and the next
     # one is held, so the client certainly leaves in the middle of its reply. A text stream waits
     # for text, not for the engine.
     streamed = stage == "between streamed sentences"
     allow = 0 if stage == "before audio-start" else 1
-    with session_replaced(engine, GatedSession(engine.session, allow)) as gated:
+    with session_replaced(engine, GatedSession(engine.synthesizer.session, allow)) as gated:
         async with connect(server.port) as leaver:
             if streamed:
                 await leaver.send(frame({"type": "synthesize-start"}, {}))
@@ -712,7 +712,7 @@ async def test_client_leaving_at_any_stage_cancels_its_work_and_leaks_nothing(
                 await leaver.until("audio-chunk")
             if not streamed:
                 await eventually(gated.entered.is_set, "synthesis is held")
-            assert engine._streams, "the reply is in the engine"
+            assert engine.streams, "the reply is in the engine"
             if how == "reset":
                 leaver.reset()
             else:
@@ -720,17 +720,17 @@ async def test_client_leaving_at_any_stage_cancels_its_work_and_leaks_nothing(
             if how == "reset" or streamed:
                 # A reset, or a close in the middle of a text stream, is unambiguous: the reply is
                 # dropped at once, even while its inference is held.
-                await eventually(lambda: not engine._streams, "the engine forgets the reply at once")
+                await eventually(lambda: not engine.streams, "the engine forgets the reply at once")
             # A plain close may be a half-close by a client that still reads its audio (nc -N), so
             # the server finds out at its next write, once the held inference is done.
             gated.gate.set()
-            await eventually(lambda: not engine._streams, "the engine forgets the reply")
+            await eventually(lambda: not engine.streams, "the engine forgets the reply")
 
     # Another client is served completely.
     await assert_serving(server.port, speak=True)
     await eventually(lambda: server.context.active == 0, "the connection is released")
     await assert_no_new_tasks(tasks)
-    assert not engine._streams
+    assert not engine.streams
     assert threading.active_count() <= threads
 
 
@@ -756,7 +756,7 @@ async def test_many_clients_leaving_at_once_do_not_disturb_one_that_stays(
     staying = asyncio.create_task(stay())
     await asyncio.gather(*(leave(n) for n in range(8)))
     assert_framed_audio(await staying, 0.4)
-    await eventually(lambda: not engine._streams, "the engine forgets every reply")
+    await eventually(lambda: not engine.streams, "the engine forgets every reply")
     await eventually(lambda: server.context.active == 0, "every connection is released")
     await assert_no_new_tasks(tasks)
     assert threading.active_count() <= threads
@@ -780,7 +780,7 @@ async def test_server_stop_with_clients_in_every_state(config: Config, engine: K
             for client in (speaking, streaming, silent, half):
                 assert all(not SynthesizeStopped.is_type(e.type) for e in await client.rest())
         assert stopping.context.active == 0 and not stopping.context.handlers
-    await eventually(lambda: not engine._streams, "the engine holds no replies")
+    await eventually(lambda: not engine.streams, "the engine holds no replies")
 
 
 # -- SIGTERM, for real -----------------------------------------------------------------------------

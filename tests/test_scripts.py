@@ -193,7 +193,7 @@ def test_entrypoint_runs_subcommands_as_given() -> None:
 
 
 def test_entrypoint_knows_every_subcommand_of_the_cli() -> None:
-    from wyoming_kokoro.__main__ import COMMANDS
+    from wyoming_kokoro.cli import COMMANDS
 
     match = re.search(r'^subcommands=" (.*) "$', ENTRYPOINT.read_text(), re.MULTILINE)
     assert match is not None

@@ -27,7 +27,6 @@ import io
 import json
 import logging
 import os
-import secrets
 import shutil
 import subprocess
 import tarfile
@@ -42,6 +41,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
+from .files import atomic_write
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -187,42 +188,6 @@ def _file_problem(path: Path, size: int, sha256: str) -> str | None:
     return None
 
 
-def _atomic_write(dest: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write ``dest`` so that it either appears complete or not at all.
-
-    The temp name is unique per call (pid + random) so two processes building the same asset
-    never share a temp file; whichever renames last wins with identical content. ``os.open`` with
-    mode 0o644 (minus umask) keeps the result readable by other users, e.g. a Docker image built
-    as root and run as someone else, which ``tempfile`` (0o600) would not.
-    """
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(dest.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Persist the rename itself; best effort because not every OS/filesystem allows it."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _prepare_cache_dir(cache_dir: Path) -> None:
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -329,13 +294,13 @@ def _assemble_model(target: Path) -> None:
                 while n := f.readinto(buf):
                     digest.update(view[:n])
                     out.write(view[:n])
-        # Raising inside the writer makes _atomic_write drop the temp file: a bad assembly
+        # Raising inside the writer makes atomic_write drop the temp file: a bad assembly
         # never lands under the final name.
         if digest.hexdigest() != MODEL_SHA256:
             raise AssetError(f"assembling {target} failed its sha256 check: {_blame_parts(parts)}")
 
     try:
-        _atomic_write(target, write)
+        atomic_write(target, write)
     except OSError as err:
         raise AssetError(
             f"cannot write {target} ({err}); free disk space or set WYOMING_KOKORO_CACHE to a writable folder"
@@ -439,7 +404,7 @@ def _voices_npz_problem(npz: Path, repair_sidecar: bool = True) -> str | None:
 def _write_sidecar(npz: Path, sha256: str) -> None:
     """``sha256sum`` format, so ``sha256sum -c`` can check the cache by hand too."""
     line = f"{sha256}  {npz.name}\n".encode("ascii")
-    _atomic_write(_sidecar(npz), lambda f: f.write(line))
+    atomic_write(_sidecar(npz), lambda f: f.write(line))
 
 
 def _check_user_voices(path: Path) -> Path:
@@ -582,7 +547,7 @@ def _build_voices_npz(target: Path) -> None:
     np.savez(buffer, allow_pickle=False, **voices)
     payload = buffer.getvalue()
     try:
-        _atomic_write(target, lambda f: f.write(payload))
+        atomic_write(target, lambda f: f.write(payload))
         _write_sidecar(target, hashlib.sha256(payload).hexdigest())
     except OSError as err:
         raise AssetError(

@@ -14,7 +14,7 @@ import wave
 import numpy as np
 import numpy.typing as npt
 
-from .text.chunking import Boundary
+from .text.segmenter import Boundary
 
 SAMPLE_RATE = 24_000
 SAMPLE_WIDTH = 2  # bytes, 16-bit signed little-endian

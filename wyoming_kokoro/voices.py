@@ -188,3 +188,15 @@ class VoiceLibrary:
             resolved = ResolvedVoice(key, language, table.astype(np.float32))
         self._resolved[spec] = resolved
         return resolved
+
+
+def parse_first(spec: str) -> str:
+    """The first voice named in a voice spec (for its language)."""
+    return spec.split("+")[0].split(":")[0].strip()
+
+
+def language_code(language: str) -> str:
+    """A BCP-47 tag or Kokoro code ("en-US", "en_us", "pt-BR", "ja") → Kokoro code ("en-us")."""
+    code = language.strip().lower().replace("_", "-")
+    aliases = {"en": "en-us", "pt": "pt-br", "jp": "ja", "cn": "zh", "zh-cn": "zh", "fr-fr": "fr"}
+    return aliases.get(code, code)

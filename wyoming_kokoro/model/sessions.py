@@ -7,18 +7,14 @@ the model exactly as the server does.
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import onnxruntime as ort
 
 from ..text.frontend import MAX_TOKENS
 from .providers import CPU, CUDA
-
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-
-import onnxruntime as ort
 
 
 def session_options(threads: int, profile_prefix: str | None = None) -> ort.SessionOptions:
@@ -66,7 +62,7 @@ def run_session(
     if not ids:
         return np.zeros(0, dtype=np.float32)
     ids = ids[:MAX_TOKENS]
-    style = table[len(ids) - 1].reshape(1, -1).astype(np.float32)
+    style = style_for(table, len(ids))
     names = {i.name for i in session.get_inputs()}
     token_name = "tokens" if "tokens" in names else "input_ids"
     feeds = {
@@ -86,6 +82,21 @@ def run_session(
     else:
         audio = session.run(None, feeds, run_options)[0]
     return np.asarray(audio, dtype=np.float32).ravel()
+
+
+def style_for(table: npt.NDArray[np.float32], tokens: int) -> npt.NDArray[np.float32]:
+    """The voice's style vector for a piece of *tokens* phonemes: Kokoro's voice tables hold one
+    row per piece length."""
+    return table[tokens - 1].reshape(1, -1).astype(np.float32)
+
+
+def session_model_path(session: object) -> Path:
+    """The model file a session runs: a WholeModel says so as ``model_path``; ONNX Runtime's own
+    session keeps it only as ``_model_path``, read here and nowhere else."""
+    path = getattr(session, "model_path", None)
+    if path is None:
+        path = session._model_path  # type: ignore[attr-defined]
+    return Path(path)
 
 
 def cpu_session(path: Path, threads: int) -> ort.InferenceSession:

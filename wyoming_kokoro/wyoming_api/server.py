@@ -107,6 +107,13 @@ class KokoroServer:
             for waiter in waiters:
                 waiter.cancel()
 
+    async def announced(self) -> bool:
+        """Wait for the zeroconf registration started by ``start``: True when the service is
+        announced, False when zeroconf is off or the registration failed."""
+        if self._discovery_task is None:
+            return False
+        return await asyncio.shield(self._discovery_task)
+
     async def stop(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:
         """Stop accepting, cancel all speech, close connections (waiting at most ``timeout``), and
         withdraw the zeroconf announcement."""

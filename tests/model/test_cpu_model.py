@@ -1,4 +1,4 @@
-"""Tests for wyoming_kokoro.model.build.cpu_model: the int8 model with its convs as uint8×int8 MatMulInteger.
+"""Tests for model/rewrite/cpu_model.py: the int8 model with its convs as uint8×int8 MatMulInteger.
 
 The promise is "same sound, faster". The conv rewrite alone is exact, so that model is compared
 sample for sample with the int8 export on the real voices, and single convs of every shape the
@@ -25,7 +25,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from wyoming_kokoro.assets import MODEL_SHA256, ensure_model, ensure_voices, load_voices
 from wyoming_kokoro.engine import KokoroEngine
-from wyoming_kokoro.model.build.cpu_model import (
+from wyoming_kokoro.model.rewrite.cpu_model import (
     FUSED_MODEL_FILENAME,
     GEMM_MODEL_FILENAME,
     MAX_BAND_DB,
@@ -113,9 +113,9 @@ def test_may_saturate_knows_avx2s_pair_sums() -> None:
     assert not may_saturate(weights(127))
     # The kernel check's worst cases stay within what the rewrite allows (else a correct AVX2
     # kernel would fail it) and reach its limit.
-    from wyoming_kokoro.model.build.cpu_model import _kernel_check_weights
+    from wyoming_kokoro.model.rewrite.cpu_model import kernel_check_weights
 
-    check = _kernel_check_weights(np.random.default_rng(0))
+    check = kernel_check_weights(np.random.default_rng(0))
     assert not may_saturate(check)
     assert may_saturate(np.vstack([np.zeros((1, check.shape[1]), np.int8), check]))  # pairs shifted
 
@@ -256,11 +256,11 @@ def adain_model(channels: int) -> onnx.ModelProto:
 
 @pytest.mark.parametrize("frames", [2, 7, 5000])  # 1 frame: both are 0 / sqrt(ε) of rounding noise
 def test_adain_becomes_one_instance_normalization(frames: int) -> None:
-    from wyoming_kokoro.model.build.cpu_model import _rewrite_instance_norms
+    from wyoming_kokoro.model.rewrite.cpu_rewrites import rewrite_instance_norms
 
     model = adain_model(16)
     rewritten = adain_model(16)
-    assert _rewrite_instance_norms(rewritten.graph) == 1
+    assert rewrite_instance_norms(rewritten.graph) == 1
     assert [n.op_type for n in rewritten.graph.node] == ["Reshape", "Reshape", "InstanceNormalization"]
     rng = np.random.default_rng(frames)
     feeds = {
@@ -274,12 +274,12 @@ def test_adain_becomes_one_instance_normalization(frames: int) -> None:
 
 
 def test_a_normalization_whose_parts_are_used_elsewhere_is_left_alone() -> None:
-    from wyoming_kokoro.model.build.cpu_model import _rewrite_instance_norms
+    from wyoming_kokoro.model.rewrite.cpu_rewrites import rewrite_instance_norms
 
     model = adain_model(4)
     model.graph.output.append(helper.make_tensor_value_info("mean", TensorProto.FLOAT, None))
     model.graph.node.append(helper.make_node("Identity", ["std"], ["std_copy"]))
-    assert _rewrite_instance_norms(model.graph) == 0
+    assert rewrite_instance_norms(model.graph) == 0
     assert len(model.graph.node) == 10
 
 
@@ -305,10 +305,10 @@ def stft_model(shape_from_reshape: bool = True) -> onnx.ModelProto:
 
 
 def test_stft_becomes_a_conv_that_keeps_the_ops_rounding() -> None:
-    from wyoming_kokoro.model.build.cpu_model import _rewrite_stft
+    from wyoming_kokoro.model.rewrite.cpu_rewrites import rewrite_stft
 
     rewritten = stft_model()
-    assert _rewrite_stft(rewritten.graph) == 1
+    assert rewrite_stft(rewritten.graph) == 1
     assert "STFT" not in [n.op_type for n in rewritten.graph.node]
     # A harmonic-source-like signal: a few harmonics and a little noise, 3 s at 24 kHz.
     rng = np.random.default_rng(7)
@@ -328,7 +328,7 @@ def test_stft_becomes_a_conv_that_keeps_the_ops_rounding() -> None:
 
 
 def test_squares_become_products_with_the_same_bits() -> None:
-    from wyoming_kokoro.model.build.cpu_model import _rewrite_squares
+    from wyoming_kokoro.model.rewrite.cpu_rewrites import rewrite_squares
 
     def powers() -> onnx.ModelProto:
         graph = helper.make_graph(
@@ -350,7 +350,7 @@ def test_squares_become_products_with_the_same_bits() -> None:
         return helper.make_model(graph, ir_version=9, opset_imports=[helper.make_opsetid("", 17)])
 
     rewritten = powers()
-    assert _rewrite_squares(rewritten.graph) == 1
+    assert rewrite_squares(rewritten.graph) == 1
     assert [n.op_type for n in rewritten.graph.node] == ["Mul", "Pow"]
     rng = np.random.default_rng(11)
     x = (rng.standard_normal(100_000) * np.exp(rng.uniform(-20, 20, 100_000))).astype(np.float32)
@@ -361,10 +361,10 @@ def test_squares_become_products_with_the_same_bits() -> None:
 
 
 def test_an_stft_of_unknown_signal_rank_is_left_alone() -> None:
-    from wyoming_kokoro.model.build.cpu_model import _rewrite_stft
+    from wyoming_kokoro.model.rewrite.cpu_rewrites import rewrite_stft
 
     model = stft_model(shape_from_reshape=False)  # could be complex, [batch, T, 2]
-    assert _rewrite_stft(model.graph) == 0
+    assert rewrite_stft(model.graph) == 0
     assert [n.op_type for n in model.graph.node] == ["STFT"]
 
 
@@ -412,12 +412,12 @@ def conv_with_bias_model(seed: int, bias: bool) -> onnx.ModelProto:
 @needs_exact_kernels
 @pytest.mark.parametrize("bias", [True, False])
 def test_conv_rescale_is_fused_into_matmul_integer_to_float(bias: bool) -> None:
-    from wyoming_kokoro.model.build.cpu_model import _fuse_conv_scaling, _rewrite_convs
+    from wyoming_kokoro.model.rewrite.cpu_rewrites import fuse_conv_scaling, rewrite_convs
 
     model = conv_with_bias_model(5, bias)
     rewritten = conv_with_bias_model(5, bias)
-    assert _rewrite_convs(rewritten.graph) == (1, 0)
-    assert _fuse_conv_scaling(rewritten.graph) == 1
+    assert rewrite_convs(rewritten.graph) == (1, 0)
+    assert fuse_conv_scaling(rewritten.graph) == 1
     rewritten.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     ops = [n.op_type for n in rewritten.graph.node]
     assert "MatMulIntegerToFloat" in ops and "MatMulInteger" not in ops
@@ -480,10 +480,10 @@ def test_single_conv_matches_conv_integer(
     source = tmp_path / "conv.onnx"
     onnx.save(model, str(source))
     # build_cpu_model insists on the Kokoro interface; rewrite the graph through its internals.
-    from wyoming_kokoro.model.build.cpu_model import _rewrite_convs
+    from wyoming_kokoro.model.rewrite.cpu_rewrites import rewrite_convs
 
     rewritten = onnx.load(str(source))
-    assert _rewrite_convs(rewritten.graph) == (1, 0)
+    assert rewrite_convs(rewritten.graph) == (1, 0)
     x = np.random.default_rng(frames).standard_normal((1, 16, frames)).astype(np.float32) * 3
     want = session(model.SerializeToString()).run(None, {"x": x})[0]
     got = session(rewritten.SerializeToString()).run(None, {"x": x})[0]
@@ -492,19 +492,19 @@ def test_single_conv_matches_conv_integer(
 
 
 def test_convs_it_cannot_rewrite_exactly_are_left_alone(tmp_path: Path) -> None:
-    from wyoming_kokoro.model.build.cpu_model import _rewrite_convs
+    from wyoming_kokoro.model.rewrite.cpu_rewrites import rewrite_convs
 
     model = conv_integer_model(4, 4, 3, 1, 1, (1, 1), seed=1)
     weight = model.graph.initializer[0]
     values = numpy_helper.to_array(weight).copy()
     values[0, 0, 0], values[0, 0, 1] = 0, 255  # 0 − zero point and 255 − zero point cannot both fit int8
     model.graph.initializer[0].CopyFrom(numpy_helper.from_array(values, "w"))
-    assert _rewrite_convs(model.graph) == (0, 1)
+    assert rewrite_convs(model.graph) == (0, 1)
     assert [n.op_type for n in model.graph.node] == ["DynamicQuantizeLinear", "ConvInteger"]
 
 
 def test_convs_whose_weights_could_saturate_avx2_are_left_alone() -> None:
-    from wyoming_kokoro.model.build.cpu_model import _rewrite_convs
+    from wyoming_kokoro.model.rewrite.cpu_rewrites import rewrite_convs
 
     def rewrite(change: dict[tuple[int, int, int], int]) -> tuple[int, int]:
         model = conv_integer_model(4, 4, 3, 1, 1, (1, 1), seed=1)
@@ -513,7 +513,7 @@ def test_convs_whose_weights_could_saturate_avx2_are_left_alone() -> None:
         for index, centred in change.items():
             values[index] = zero + centred
         model.graph.initializer[0].CopyFrom(numpy_helper.from_array(values, "w"))
-        return _rewrite_convs(model.graph)
+        return rewrite_convs(model.graph)
 
     assert rewrite({}) == (1, 0)
     # Taps 0 and 1 of input channel 0 are weight rows 0 and 4, not summed together; their partners

@@ -4,7 +4,7 @@ Why: an inference's memory (ONNX Runtime's arena, the generator's tensors at 24 
 the frames the model predicts for a piece, not with its tokens, and the frames follow from text.
 A piece of runs of punctuation or one giant "word" at the slowest speed is many times the frames
 of a sentence, and the memory it takes is never given back. The scheduler keeps pieces short
-enough (``chunking.piece_token_limit``), but how many frames a token gets is the model's guess;
+enough (``text.packing.piece_token_limit``), but how many frames a token gets is the model's guess;
 this cap makes the bound hold whatever the text.
 
 How: Kokoro rounds and clips its predicted durations (frames per token, at least 1) in
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 #: Frames (25 ms each) one inference may make: 12.5 s of audio, about what the longest piece of
 #: ordinary text makes (150 tokens: ~9–11 s); pieces the scheduler makes stay under it at every
-#: speed (``chunking.piece_token_limit``). Every token keeps one frame even so.
+#: speed (``text.packing.piece_token_limit``). Every token keeps one frame even so.
 MAX_PIECE_FRAMES = 500
 #: Where the Kokoro v1.0 export holds its durations: frames per token (float), pads included.
 DURATIONS = "/encoder/Clip_output_0"

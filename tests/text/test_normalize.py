@@ -15,7 +15,7 @@ import pytest
 
 from wyoming_kokoro.text.normalize import normalize_text
 
-DATA = Path(__file__).parent / "data" / "intelligibility.tsv"
+DATA = Path(__file__).parent.parent / "data" / "intelligibility.tsv"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,12 +32,8 @@ where ``onnx`` is an optional extra.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -45,6 +41,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .frame_cap import FrameCapError, cap_frames
+from .graph import (
+    ModelBuildError,
+    import_onnx,
+    iter_nodes,
+    load_model,
+    model_bytes,
+    read_stamp,
+    remove_dead_code,
+    sha256_file,
+    write_file,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,7 +67,7 @@ FLOAT_MODEL_FILENAMES: dict[str, str] = {
     "fp16": "kokoro-v1.0.fp16-from-int8.onnx",
 }
 
-#: Where ``_sha256_file`` records the hashes of the files in a folder.
+#: Where ``sha256_file`` records the hashes of the files in a folder.
 _HASHES = "hashes.json"
 
 # Bump whenever the conversion's output changes: ensure_float_model then rebuilds cached models.
@@ -77,14 +84,10 @@ CUDA_UNSUPPORTED_QUANTIZED_OPS: frozenset[str] = frozenset(
 _EXPECTED_INPUTS = ("tokens", "style", "speed")
 _EXPECTED_OUTPUT = "audio"
 
-# fp16: anchors for the subgraphs that stay float32, see _fp32_node_indices().
+# fp16: anchors for the subgraphs that stay float32, see fp32_node_indices().
 _F0_UPSAMPLE_SCOPE = "/decoder/decoder/generator/f0_upsamp/"
 _NOISE_CONV_SCOPE = "/decoder/decoder/generator/noise_convs."
 _CONV_POST_SCOPE = "/decoder/decoder/generator/conv_post/"
-
-
-class FloatModelError(Exception):
-    """The float model cannot be built (unexpected source graph, missing dependency, I/O)."""
 
 
 def quantized_op_types(path: Path) -> set[str]:
@@ -93,9 +96,9 @@ def quantized_op_types(path: Path) -> set[str]:
     Used to warn a CUDA user that the int8 model will mostly run on the CPU. Only the graph
     structure is read (external weight files are not loaded).
     """
-    model = _load(_import_onnx(), Path(path), load_external_data=False)
+    model = load_model(import_onnx(), Path(path), load_external_data=False)
     return {
-        node.op_type for node in _iter_nodes(model.graph) if node.op_type in CUDA_UNSUPPORTED_QUANTIZED_OPS
+        node.op_type for node in iter_nodes(model.graph) if node.op_type in CUDA_UNSUPPORTED_QUANTIZED_OPS
     }
 
 
@@ -106,18 +109,18 @@ def build_float_model(src: Path, dst: Path, precision: Precision = "fp32") -> Pa
     crash or a concurrent builder never leaves a truncated model at *dst*. Returns *dst*.
     """
     _check_precision(precision)
-    onnx = _import_onnx()
+    onnx = import_onnx()
     started = time.monotonic()
-    model = _load(onnx, Path(src), load_external_data=True)
-    _check_interface(model, src)
+    model = load_model(onnx, Path(src), load_external_data=True)
+    check_int8_export(model, src)
     try:
         cap_frames(model.graph)
     except FrameCapError as err:
-        raise FloatModelError(f"{src}: {err}") from None
+        raise ModelBuildError(f"{src}: {err}") from None
     _dequantize_graph(model.graph)
     if precision == "fp16":
         model = _convert_to_fp16(model)
-    data = _model_bytes(
+    data = model_bytes(
         onnx,
         model,
         "wyoming-kokoro float_model",
@@ -128,7 +131,7 @@ def build_float_model(src: Path, dst: Path, precision: Precision = "fp32") -> Pa
         },
     )
     del model
-    _atomic_write(Path(dst), data)
+    write_file(Path(dst), data)
     _LOGGER.info(
         "Built %s model %s (%.0f MB) in %.1f s",
         precision,
@@ -155,111 +158,36 @@ def ensure_float_model(
     stamp = {
         "builder_version": BUILDER_VERSION,
         "precision": precision,
-        "source_sha256": source_sha256 or _sha256_file(Path(int8_path)),
+        "source_sha256": source_sha256 or sha256_file(Path(int8_path)),
     }
-    if dst.is_file() and _read_stamp(stamp_path) == stamp:
+    if dst.is_file() and read_stamp(stamp_path) == stamp:
         return dst
     _LOGGER.info("Building %s model from %s (once; cached at %s)", precision, int8_path, dst)
     build_float_model(Path(int8_path), dst, precision)
-    _atomic_write(stamp_path, json.dumps(stamp, indent=1).encode())
+    write_file(stamp_path, json.dumps(stamp, indent=1).encode())
     return dst
 
 
 def _check_precision(precision: str) -> None:
     if precision not in FLOAT_MODEL_FILENAMES:
-        raise FloatModelError(f"unknown precision {precision!r}, expected 'fp32' or 'fp16'")
-
-
-def _load(onnx: Any, path: Path, load_external_data: bool) -> ModelProto:
-    from google.protobuf.message import DecodeError
-
-    try:
-        return onnx.load(str(path), load_external_data=load_external_data)
-    except (OSError, ValueError, DecodeError) as err:
-        raise FloatModelError(f"cannot read ONNX model {path}: {err}") from err
-
-
-def _model_bytes(onnx: Any, model: ModelProto, producer: str, props: dict[str, str]) -> bytes:
-    """*model* serialized, with our producer name and build metadata in place of the export's."""
-    model.producer_name = producer
-    del model.metadata_props[:]
-    onnx.helper.set_model_props(model, props)
-    data: bytes = model.SerializeToString()
-    return data
-
-
-def _sha256_file(path: Path) -> str:
-    """The file's sha256, hashed once per change of the file: recorded with its size and
-    modification time in ``hashes.json`` beside it, and taken from there while both stay the same
-    (a start checks ~250 MB of built models in their stamps: ~0.6 s of hashing on 2 cores)."""
-    path = Path(path)
-    try:
-        info = path.stat()
-    except OSError as err:
-        raise FloatModelError(f"cannot read {path}: {err}") from err
-    records_path = path.parent / _HASHES
-    records = _read_stamp(records_path)
-    records = records if isinstance(records, dict) else {}
-    mark = [info.st_size, info.st_mtime_ns]
-    found = records.get(path.name)
-    if isinstance(found, list) and len(found) == 3 and found[:2] == mark and isinstance(found[2], str):
-        return found[2]
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as file:
-            for block in iter(lambda: file.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as err:
-        raise FloatModelError(f"cannot read {path}: {err}") from err
-    records[path.name] = [*mark, digest.hexdigest()]
-    with contextlib.suppress(FloatModelError):  # a read-only folder: hashed again next time
-        _atomic_write(records_path, json.dumps(records, indent=1).encode())
-    return digest.hexdigest()
-
-
-def _read_stamp(path: Path) -> object:
-    try:
-        return json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
+        raise ModelBuildError(f"unknown precision {precision!r}, expected 'fp32' or 'fp16'")
 
 
 # --------------------------------------------------------------------------------------------
 # Graph rewriting
 
 
-def _import_onnx() -> Any:
-    try:
-        import onnx
-    except ImportError as err:
-        raise FloatModelError(
-            "building float Kokoro models needs the 'onnx' package: pip install onnx"
-        ) from err
-    return onnx
-
-
-def _iter_nodes(graph: GraphProto) -> Iterator[NodeProto]:
-    """Yield every node, including those of subgraphs (If/Loop/Scan bodies)."""
-    for node in graph.node:
-        yield node
-        for attr in node.attribute:
-            if attr.HasField("g"):
-                yield from _iter_nodes(attr.g)
-            for sub in attr.graphs:
-                yield from _iter_nodes(sub)
-
-
-def _check_interface(model: ModelProto, src: Path) -> None:
+def check_int8_export(model: ModelProto, src: Path) -> None:
     inputs = tuple(i.name for i in model.graph.input)
     outputs = tuple(o.name for o in model.graph.output)
     if inputs != _EXPECTED_INPUTS or outputs != (_EXPECTED_OUTPUT,):
-        raise FloatModelError(
+        raise ModelBuildError(
             f"{src} is not a Kokoro model: inputs {inputs}, outputs {outputs}; "
             f"expected inputs {_EXPECTED_INPUTS} and output ({_EXPECTED_OUTPUT!r},)"
         )
     ops = {n.op_type for n in model.graph.node}
     if not ops & CUDA_UNSUPPORTED_QUANTIZED_OPS:
-        raise FloatModelError(
+        raise ModelBuildError(
             f"{src} is not the int8 (dynamically quantized) Kokoro export: it has no "
             "quantized operators, so there is nothing to dequantize"
         )
@@ -286,8 +214,8 @@ class _Rewriter:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def fail(self, node: NodeProto, why: str) -> FloatModelError:
-        return FloatModelError(
+    def fail(self, node: NodeProto, why: str) -> ModelBuildError:
+        return ModelBuildError(
             f"unexpected int8 graph at {node.op_type} node {node.name!r}: {why}; "
             "this builder only knows the dynamically quantized Kokoro v1.0 export"
         )
@@ -521,50 +449,10 @@ def _dequantize_graph(graph: GraphProto) -> None:
     del graph.node[:]
     graph.node.extend(nodes)
     graph.initializer.extend(rewriter.new_initializers.values())
-    _remove_dead_code(graph)
+    remove_dead_code(graph)
     leftovers = [n.name for n in graph.node if n.op_type in CUDA_UNSUPPORTED_QUANTIZED_OPS]
     if leftovers:
-        raise FloatModelError(f"quantized nodes not matched by any known pattern: {leftovers[:5]}")
-
-
-def _remove_dead_code(graph: GraphProto) -> None:
-    """Drop nodes that no graph output depends on, then unused initializers and value_info."""
-    nodes = list(graph.node)
-    producer = {name: index for index, node in enumerate(nodes) for name in node.output if name}
-    needed = {o.name for o in graph.output}
-    live: set[int] = set()
-    stack = list(needed)
-    while stack:
-        index = producer.get(stack.pop())
-        if index is None or index in live:
-            continue
-        live.add(index)
-        for name in _node_inputs(nodes[index]):
-            if name and name not in needed:
-                needed.add(name)
-                stack.append(name)
-
-    kept = [node for index, node in enumerate(nodes) if index in live]
-    del graph.node[:]
-    graph.node.extend(kept)
-    # Delete in place: rebuilding the list would copy every weight.
-    for index in reversed(range(len(graph.initializer))):
-        if graph.initializer[index].name not in needed:
-            del graph.initializer[index]
-    produced = {name for node in kept for name in node.output}
-    value_info = [v for v in graph.value_info if v.name in produced]
-    del graph.value_info[:]
-    graph.value_info.extend(value_info)
-
-
-def _node_inputs(node: NodeProto) -> Iterable[str]:
-    """Inputs of *node*, including outer-scope names its subgraphs read."""
-    yield from node.input
-    for attr in node.attribute:
-        subgraphs = [attr.g] if attr.HasField("g") else []
-        for sub in [*subgraphs, *attr.graphs]:
-            for inner in _iter_nodes(sub):
-                yield from inner.input
+        raise ModelBuildError(f"quantized nodes not matched by any known pattern: {leftovers[:5]}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -594,8 +482,8 @@ def _convert_to_fp16(model: ModelProto) -> ModelProto:
     graph = model.graph
     nodes = list(graph.node)
     if any(attr.HasField("g") or attr.graphs for node in nodes for attr in node.attribute):
-        raise FloatModelError("fp16 conversion does not support subgraphs (If/Loop/Scan)")
-    keep_fp32 = _fp32_node_indices(nodes)
+        raise ModelBuildError("fp16 conversion does not support subgraphs (If/Loop/Scan)")
+    keep_fp32 = fp32_node_indices(nodes)
 
     # Element types of all tensors in the float32 graph; only whether a tensor is FLOAT matters.
     elem_type = _infer_elem_types(model)
@@ -616,7 +504,7 @@ def _convert_to_fp16(model: ModelProto) -> ModelProto:
             if name and elem_type.get(name) == TensorProto.FLOAT:
                 yield position, name, wanted(index, node, position)
             elif name and name not in elem_type:
-                raise FloatModelError(f"fp16: no type inferred for {name!r} ({node.name})")
+                raise ModelBuildError(f"fp16: no type inferred for {name!r} ({node.name})")
 
     # Float initializers: convert in place when only float16 nodes read them, else add a copy.
     init_wants: dict[str, set[int]] = defaultdict(set)
@@ -628,7 +516,7 @@ def _convert_to_fp16(model: ModelProto) -> ModelProto:
     for name, wants in init_wants.items():
         if TensorProto.FLOAT16 not in wants:
             continue
-        values = _to_fp16_array(numpy_helper.to_array(initializers[name]))
+        values = to_fp16_array(numpy_helper.to_array(initializers[name]))
         if wants == {TensorProto.FLOAT16}:
             initializers[name].CopyFrom(numpy_helper.from_array(values, name))
             fp16_init_name[name] = name
@@ -700,13 +588,13 @@ def _retype_attributes(node: NodeProto) -> None:
         )
     for attr in node.attribute:
         if attr.type == AttributeProto.TENSOR and attr.t.data_type == TensorProto.FLOAT:
-            values = _to_fp16_array(numpy_helper.to_array(attr.t))
+            values = to_fp16_array(numpy_helper.to_array(attr.t))
             attr.t.CopyFrom(numpy_helper.from_array(values, attr.t.name))
         elif attr.type == AttributeProto.TENSORS or attr.name == "dtype":
-            raise FloatModelError(f"fp16: unsupported attribute {attr.name!r} on {node.name}")
+            raise ModelBuildError(f"fp16: unsupported attribute {attr.name!r} on {node.name}")
 
 
-def _to_fp16_array(values: npt.NDArray[Any]) -> npt.NDArray[np.float16]:
+def to_fp16_array(values: npt.NDArray[Any]) -> npt.NDArray[np.float16]:
     """Cast to float16 without creating inf (clip to ±65504) or zeros (tiny -> min subnormal).
 
     The BERT attention mask uses float32's lowest value; as -inf it would turn 0 * mask into NaN.
@@ -780,7 +668,7 @@ def _unique(name: str, taken: dict[str, int]) -> str:
     return candidate
 
 
-def _fp32_node_indices(nodes: list[NodeProto]) -> set[int]:
+def fp32_node_indices(nodes: list[NodeProto]) -> set[int]:
     """Indices of the nodes that must compute in float32 in the fp16 model.
 
     * Harmonic source: from the F0 upsampling to the noise convolutions' input. It integrates
@@ -822,7 +710,7 @@ def _fp32_node_indices(nodes: list[NodeProto]) -> set[int]:
     def named(prefix: str) -> list[int]:
         found = [index for index, node in enumerate(nodes) if node.name.startswith(prefix)]
         if not found:
-            raise FloatModelError(
+            raise ModelBuildError(
                 f"fp16: no nodes under {prefix!r}; cannot locate the subgraphs that must stay "
                 "float32 (this converter knows the Kokoro v1.0 export)"
             )
@@ -831,7 +719,7 @@ def _fp32_node_indices(nodes: list[NodeProto]) -> set[int]:
     def of_type(op_type: str) -> list[int]:
         found = [index for index, node in enumerate(nodes) if node.op_type == op_type]
         if len(found) != 1:
-            raise FloatModelError(f"fp16: expected one {op_type} node, found {len(found)}")
+            raise ModelBuildError(f"fp16: expected one {op_type} node, found {len(found)}")
         return found
 
     noise_conv_inputs = [nodes[index].input[0] for index in named(_NOISE_CONV_SCOPE)]
@@ -844,42 +732,3 @@ def _fp32_node_indices(nodes: list[NodeProto]) -> set[int]:
 
 # --------------------------------------------------------------------------------------------
 # I/O
-
-
-def _atomic_write(dst: Path, data: bytes) -> None:
-    """Write *data* to *dst* via a fsynced temporary file and an atomic rename."""
-    dst = Path(dst)
-    try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
-    except OSError as err:
-        raise FloatModelError(f"cannot write {dst}: {err}") from err
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; these are ordinary, shareable cache files
-        os.replace(tmp, dst)
-    except OSError as err:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise FloatModelError(f"cannot write {dst}: {err}") from err
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(dst.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Persist the rename itself (POSIX); not possible, nor needed, on Windows."""
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

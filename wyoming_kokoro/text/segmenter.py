@@ -1,48 +1,23 @@
-"""Where to cut text so audio starts early and still sounds natural.
+"""Where to cut incoming text so audio starts early and still sounds natural.
 
-Two stages, both used alike for plain ``synthesize`` and for text streamed from an LLM:
-
-1. :class:`TextSegmenter` cuts incoming text into segments as soon as their end is known. The first
-   segment of a reply is short (it decides time to first audio): it ends at the first sentence or
-   clause boundary that has at least ``first_min_words`` words, or, when the text runs on without
-   punctuation, after a content word at about 6–8 words. Cuts at punctuation sound natural; a cut
-   mid-clause draws out the last word with a falling pitch, which is why a content word is chosen.
-   Later segments are whole sentences.
-2. :func:`take_piece` packs segment phonemes into inference pieces: several short sentences that are
-   ready together become one piece (fewer seams, better prosody), and a piece never exceeds the
-   budget the scheduler gives it (which grows as the reply's buffered audio grows) nor the model's
-   510-token window; an over-long sentence is split at its best boundary (sentence, clause, word).
+:class:`TextSegmenter` cuts text (all at once, or streamed from an LLM) into segments as soon as
+their end is known. The first segment of a reply is short (it decides time to first audio): it ends
+at the first sentence or clause boundary that has at least ``first_min_words`` words, or, when the
+text runs on without punctuation, after a content word at about 6–8 words. Cuts at punctuation
+sound natural; a cut mid-clause draws out the last word with a falling pitch, which is why a
+content word is chosen. Later segments are whole sentences. (``packing.py`` then packs their
+phonemes into pieces.)
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 Boundary = Literal["sentence", "clause", "word", "end"]
-
-#: Largest piece at the normal speed: big enough for natural prosody, small enough to keep a stream
-#: agile (a first piece is a short clause, but text with no place to cut is cut at this too).
-MAX_PIECE_TOKENS = 150
-
-#: Smallest continuation budget (about 3–4 words): smaller pieces sound rushed and cost overhead.
-MIN_BUDGET_TOKENS = 24
-#: Smallest rest a budget cut may leave of a segment (about 3 words): a word or two alone ("AM.")
-#: is spoken unnaturally slowly, and costs a whole piece's fixed work (its trimmed silence).
-MIN_REST_TOKENS = 15
-
-
-def piece_token_limit(speed: float) -> int:
-    """The most tokens one piece may have at *speed* (0.5–2.0): ``MAX_PIECE_TOKENS`` at the normal
-    speed and faster, proportionally fewer when slower. A piece's audio, and the memory its
-    inference takes (which follows its frames, see ``frame_cap``), so stays about the same at
-    every speed, under ``frame_cap.MAX_PIECE_FRAMES`` with room to spare for ordinary text."""
-    return max(MIN_BUDGET_TOKENS, int(MAX_PIECE_TOKENS * min(1.0, speed)))
-
 
 #: Words after which a period does not end a sentence.
 _ABBREVIATIONS = frozenset(
@@ -75,7 +50,7 @@ _ABBREVIATIONS = frozenset(
 )
 
 #: Function words: cutting right after one of these sounds broken ("turn on the | lights").
-_FUNCTION_WORDS = frozenset(
+FUNCTION_WORDS = frozenset(
     [
         "a",
         "an",
@@ -178,7 +153,7 @@ _FUNCTION_WORDS = frozenset(
 )
 
 #: Words that start a new phrase: the most natural place to cut a run-on first sentence.
-_CONJUNCTIONS = frozenset(
+CONJUNCTIONS = frozenset(
     [
         "and",
         "but",
@@ -386,10 +361,10 @@ class TextSegmenter:
                 continue
             word = _bare(complete[index - 1].group())
             following = _bare(complete[index].group())
-            score = _phrase_score(word, following, _FUNCTION_WORDS, _CONJUNCTIONS)
+            score = phrase_score(word, following, FUNCTION_WORDS, CONJUNCTIONS)
             if not word or score is None or not following[:1].isalpha():
                 continue
-            if any(ch.isdigit() for ch in word) and not (min_score and following in _CONJUNCTIONS):
+            if any(ch.isdigit() for ch in word) and not (min_score and following in CONJUNCTIONS):
                 continue
             if best is None or score >= best[0]:
                 best = (score, index)
@@ -400,7 +375,7 @@ class TextSegmenter:
         return complete[best[1] - 1].end(), "word"
 
 
-def _phrase_score(
+def phrase_score(
     word: str, following: str, function_words: frozenset[str], conjunctions: frozenset[str]
 ) -> int | None:
     """How natural a cut between *word* and *following* is: 3 before a conjunction, 2 before
@@ -413,207 +388,3 @@ def _phrase_score(
 
 def _bare(word: str) -> str:
     return word.lower().strip(".,;:!?\"'“”()[]")
-
-
-_SPLITS = (
-    re.compile(r"[.!?…]+[\"'”’)]*\s+"),
-    re.compile(r"[,;:—–]+[\"'”’)]*\s+"),
-    re.compile(r"\s+"),
-)
-
-#: ``_CONJUNCTIONS`` and ``_FUNCTION_WORDS`` as misaki spells them in American English, stress
-#: marks removed (phonemized in a few contexts; tests/test_chunking.py keeps them in step), so a
-#: piece cut for its token budget is cut as ``_content_word_cut`` cuts text.
-_PHONEME_CONJUNCTIONS = frozenset(
-    [
-        "bəfɔɹ",
-        "bəkʌz",
-        "bʌt",
-        "sO",
-        "wIl",
-        "wɛn",
-        "wɛɹ",
-        "wɪð",
-        "wɪʧ",
-        "æftəɹ",
-        "ænd",
-        "ðO",
-        "ðɛn",
-        "ɔlðO",
-        "ɔɹ",
-        "ʌntɪl",
-    ]
-)
-_PHONEME_FUNCTION_WORDS = _PHONEME_CONJUNCTIONS | frozenset(
-    [
-        "I",
-        "Ovəɹ",
-        "Wəɹ",
-        "bI",
-        "bi",
-        "biɪŋ",
-        "bɪn",
-        "du",
-        "dɪd",
-        "dʌz",
-        "fɔɹ",
-        "fɹʌm",
-        "hi",
-        "hu",
-        "hum",
-        "huz",
-        "hæd",
-        "hæv",
-        "hæz",
-        "hɜɹ",
-        "hɪm",
-        "hɪz",
-        "hɪɹ",
-        "ju",
-        "jɛt",
-        "jʊɹ",
-        "kæn",
-        "kʊd",
-        "mA",
-        "mI",
-        "mIt",
-        "mi",
-        "mʌst",
-        "nO",
-        "nɑt",
-        "nɔɹ",
-        "sɪns",
-        "tu",
-        "tə",
-        "tʊ",
-        "vɛɹi",
-        "wi",
-        "wɜɹ",
-        "wɪl",
-        "wʊd",
-        "wʌt",
-        "wʌz",
-        "æt",
-        "æz",
-        "ðA",
-        "ðOz",
-        "ði",
-        "ðiz",
-        "ðæt",
-        "ðə",
-        "ðən",
-        "ðɛm",
-        "ðɛɹ",
-        "ðɪs",
-        "ɐ",
-        "ɐm",
-        "ɐn",
-        "ɑntu",
-        "ɑɹ",
-        "ɔlsO",
-        "ɔn",
-        "əbWt",
-        "ənlɛs",
-        "ɪf",
-        "ɪn",
-        "ɪntu",
-        "ɪt",
-        "ɪts",
-        "ɪz",
-        "ʃi",
-        "ʃæl",
-        "ʃʊd",
-        "ʌndəɹ",
-        "ʌs",
-        "ʌv",
-        "ʤʌst",
-    ]
-)
-
-
-def split_phonemes(phonemes: str, max_tokens: int) -> tuple[str, str]:
-    """Split ``phonemes`` into a head of at most ``max_tokens`` symbols and the rest.
-
-    Cuts at the last sentence end that fits, else the last clause end, else at a space chosen as
-    text is chosen (``_phrase_cut``: "switched them to a warm | white" would end the piece
-    mid-phrase, its last word drawn out), else the last space, and only as a last resort (one
-    "word" longer than the window) mid-word.
-    """
-    if len(phonemes) <= max_tokens:
-        return phonemes, ""
-    window = phonemes[: max_tokens + 1]
-    for pattern in _SPLITS:
-        cuts = [m.end() for m in pattern.finditer(window) if 0 < m.start() < max_tokens]
-        if cuts:
-            cut = (_phrase_cut(window, max_tokens) if pattern is _SPLITS[-1] else None) or cuts[-1]
-            return phonemes[:cut].rstrip(), phonemes[cut:].lstrip()
-    return phonemes[:max_tokens], phonemes[max_tokens:]
-
-
-def _phrase_cut(window: str, max_tokens: int) -> int | None:
-    """The space to cut *window* at, scored as ``_content_word_cut`` scores text
-    (``_phrase_score``). Only among cuts that keep at least half of *max_tokens* (a piece much
-    shorter than its budget costs another piece's overhead); None when none qualifies."""
-    best: tuple[int, int] | None = None  # (score, cut)
-    for space in re.finditer(r"\s+", window):
-        if not max_tokens // 2 <= space.start() < max_tokens:
-            continue
-        before = _bare_phonemes(window[: space.start()].rsplit(" ", 1)[-1])
-        after = _bare_phonemes(window[space.end() :].split(" ", 1)[0])
-        score = _phrase_score(before, after, _PHONEME_FUNCTION_WORDS, _PHONEME_CONJUNCTIONS)
-        if score is None:
-            continue
-        if best is None or score >= best[0]:
-            best = (score, space.end())
-    return None if best is None else best[1]
-
-
-def _bare_phonemes(word: str) -> str:
-    return word.replace("ˈ", "").replace("ˌ", "").strip(".,;:!?—–…\"'“”()")
-
-
-@dataclass
-class PhonemeUnit:
-    """One segment's phonemes, waiting to be packed into a piece."""
-
-    phonemes: str
-    boundary: Boundary
-
-
-def take_piece(units: deque[PhonemeUnit], budget: int) -> PhonemeUnit | None:
-    """Pop the next inference piece from ``units``: whole units while they fit in ``budget``.
-
-    The first unit is always taken (split if it alone is over budget), so progress is guaranteed.
-    A split never leaves a scrap of fewer than ``MIN_REST_TOKENS`` for the next piece: the cut
-    moves earlier, and a unit too short to split so (under twice that) is taken whole: over a
-    continuation budget (``MIN_BUDGET_TOKENS`` at least) by a few tokens, well within the
-    scheduler's margin.
-    """
-    if not units:
-        return None
-    head = units.popleft()
-    limit = min(budget, len(head.phonemes) - MIN_REST_TOKENS)
-    if len(head.phonemes) > budget and limit >= MIN_REST_TOKENS:
-        first, rest = split_phonemes(head.phonemes, limit)
-        units.appendleft(PhonemeUnit(rest, head.boundary))
-        return PhonemeUnit(first, boundary_of(first))
-    text, boundary = head.phonemes, head.boundary
-    while units and len(text) + 1 + len(units[0].phonemes) <= budget:
-        unit = units.popleft()
-        text = f"{text} {unit.phonemes}"
-        boundary = unit.boundary
-    if text is head.phonemes:
-        return head  # the unit itself: the engine knows a guessed first segment by it
-    return PhonemeUnit(text, boundary)
-
-
-def boundary_of(phonemes: str) -> Boundary:
-    """How a piece of phonemes ends, judged by its last punctuation."""
-    stripped = phonemes.rstrip(" \"'”’)")
-    if not stripped:
-        return "word"
-    if stripped[-1] in ".!?…":
-        return "sentence"
-    if stripped[-1] in ",;:—–":
-        return "clause"
-    return "word"

@@ -10,7 +10,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from wyoming_kokoro.engine import KokoroEngine
-from wyoming_kokoro.model.build.frame_cap import DURATIONS, MAX_PIECE_FRAMES, FrameCapError, cap_frames
+from wyoming_kokoro.model.rewrite.frame_cap import DURATIONS, MAX_PIECE_FRAMES, FrameCapError, cap_frames
 from wyoming_kokoro.model.sessions import run_session
 from wyoming_kokoro.model.split import SAMPLES_PER_FRAME
 from wyoming_kokoro.text.frontend import MAX_TOKENS
@@ -89,11 +89,11 @@ def test_no_inference_of_the_engine_makes_more_frames_than_the_cap(engine: Kokor
     text is phonemized as it is, not normalized: what the graph bounds is any token sequence)."""
     ids = engine.frontend.tokenize(engine.frontend.phonemize(text, "en-us"))[:MAX_TOKENS]
     table = engine.voices.resolve("af_heart").table
-    audio = run_session(engine.session, ids, table, 0.5)
+    audio = run_session(engine.synthesizer.session, ids, table, 0.5)
     most = max(MAX_PIECE_FRAMES, len(ids) + 2)  # every token, pads included, keeps a frame
     assert 0 < audio.size <= most * SAMPLES_PER_FRAME
-    assert engine.split_model is not None
+    assert engine.synthesizer.split_model is not None
     style = table[len(ids) - 1].reshape(1, -1).astype(np.float32)
-    prosody = engine.split_model.prosody(ids, style, 0.5, None)
+    prosody = engine.synthesizer.split_model.prosody(ids, style, 0.5, None)
     assert prosody.frames <= most
     assert int(prosody.durations.sum()) == prosody.frames

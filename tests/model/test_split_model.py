@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import numpy.typing as npt
@@ -16,38 +14,31 @@ import pytest
 from onnx import TensorProto, helper
 
 from wyoming_kokoro.audio import SAMPLE_RATE
-from wyoming_kokoro.engine import (
-    AudioPiece,
-    KokoroEngine,
-    SpeedModel,
-    SynthesisStream,
-    cpu_session,
-)
-from wyoming_kokoro.model.sessions import run_session
+from wyoming_kokoro.engine import AudioPiece, KokoroEngine, SynthesisStream
+from wyoming_kokoro.engine.speed import SpeedModel
+from wyoming_kokoro.model.rewrite.split_models import build_split_models
+from wyoming_kokoro.model.sessions import cpu_session, run_session
 from wyoming_kokoro.model.split import (
     MAX_JOIN_DB,
     OVERLAP_FRAMES,
     SAMPLES_PER_FRAME,
-    Cut,
     Prosody,
     SplitModel,
     SplitModelError,
     WholeModel,
-    build_split_models,
     join_level,
     level_db,
-    plan_cut,
 )
-from wyoming_kokoro.text.chunking import TextSegmenter
 from wyoming_kokoro.text.normalize import normalize_text
+from wyoming_kokoro.text.segmenter import TextSegmenter
 
 CLAUSE = "Today you used twelve point four kilowatt hours of electricity, which is less than yesterday"
 
 
 @pytest.fixture(scope="module")
 def split(engine: KokoroEngine) -> SplitModel:
-    assert engine.split_model is not None, "the CPU engine should have cut its model"
-    return engine.split_model
+    assert engine.synthesizer.split_model is not None, "the CPU engine should have cut its model"
+    return engine.synthesizer.split_model
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +51,7 @@ def clause(engine: KokoroEngine, split: SplitModel) -> tuple[list[int], npt.NDAr
 
 def test_uncut_parts_are_the_whole_model(engine: KokoroEngine, split: SplitModel, clause: tuple) -> None:
     ids, table, prosody = clause
-    whole = run_session(engine.session, ids, table, 1.0)
+    whole = run_session(engine.synthesizer.session, ids, table, 1.0)
     uncut, _ = split.head(prosody, prosody.frames, None)
     assert prosody.frames * SAMPLES_PER_FRAME == whole.size
     assert np.array_equal(uncut, whole)
@@ -100,27 +91,6 @@ def test_the_seam_is_brought_to_the_heads_level() -> None:
     assert np.array_equal(join_level(np.zeros(2400, np.float32), louder), louder)
 
 
-def test_a_piece_is_cut_between_words_as_early_as_keeps_the_rest_ahead() -> None:
-    symbols = "ab cd ef gh"
-    # pad, a, b, ' ', c, d, ' ', e, f, ' ', g, h, pad
-    durations = np.array([4, 10, 10, 4, 10, 10, 4, 10, 10, 4, 10, 10, 4])
-    # Instant decoding: the first gap qualifies (frame 24 + 2 = 26), after one word.
-    assert plan_cut(symbols, durations, 0.0, 0.0) == Cut(26, 1)
-    # Slower: the rest must decode within 80 % of the head's playback, so the cut moves later.
-    cut = plan_cut(symbols, durations, 0.012, 0.05)
-    assert cut == Cut(50, 2)
-    plays = (cut.frame - 2 - 4) * SAMPLES_PER_FRAME / SAMPLE_RATE
-    assert 0.05 + 0.012 * (96 - cut.frame + OVERLAP_FRAMES) <= 0.8 * plays
-    # Too slow to gain a quarter of the piece, or no gap between words: whole.
-    assert plan_cut(symbols, durations, 0.05, 0.05) is None
-    assert plan_cut("abcdefgh", np.full(10, 10), 0.0, 0.0) is None
-    # A gap so early that the tail, which starts OVERLAP_FRAMES before it, would start before frame 0.
-    assert plan_cut("a b cd", np.array([1, 2, 2, 2, 2, 20, 20, 1]), 0.0, 0.0) == Cut(8, 2)
-    # Other replies' first words to go before the rest: the first words must play longer.
-    assert plan_cut(symbols, durations, 0.0, 0.0, wait=0.5) == Cut(50, 2)  # 0.5 s > 80 % of 0.5 s
-    assert plan_cut(symbols, durations, 0.0, 0.0, wait=1.0) is None  # more than 80 % of 1.1 s
-
-
 def test_a_model_without_the_exports_layout_is_not_cut(tmp_path: Path) -> None:
     graph = helper.make_graph(
         [helper.make_node("Identity", ["tokens"], ["audio"])],
@@ -143,7 +113,7 @@ async def test_a_long_first_piece_is_sent_in_two_parts(engine: KokoroEngine) -> 
     assert f"{head.phonemes} {tail.phonemes}".split() == first_piece.split()
     whole_engine_seconds = (
         run_session(
-            engine.session,
+            engine.synthesizer.session,
             engine.frontend.tokenize(first_piece),
             engine.voices.resolve("af_heart").table,
             1.0,
@@ -159,19 +129,19 @@ async def test_the_cut_follows_the_decoders_measured_speed(engine: KokoroEngine)
     at start and on every split piece), not from the overall real-time factor: that one spreads a
     piece's fixed work over its audio and overstated the rest's decode by ~40 % on a 2-core CPU."""
     text = "Today you used 12.4 kWh of electricity, which is less."
-    real = engine.speed_model
+    real = engine.synthesizer.speed_model
     assert real.decode_per_frame is not None  # timed by the warm-up
     first_words = {}
     try:
         for label, per_frame in [("fast", 0.0005), ("slow", 0.05)]:
             # The same overall speed both times: only the decoder's figure differs.
-            engine.speed_model = SpeedModel(rtf=0.45, decode_per_frame=per_frame)
+            engine.synthesizer.speed_model = SpeedModel(rtf=0.45, decode_per_frame=per_frame)
             pieces = [p async for p in engine.synthesize(text)]
             first_words[label] = len(pieces[0].phonemes.split())
-            measured = engine.speed_model.decode_per_frame
+            measured = engine.synthesizer.speed_model.decode_per_frame
             assert measured is not None and measured != per_frame  # learned from the decode
     finally:
-        engine.speed_model = real
+        engine.synthesizer.speed_model = real
     clause = len(engine.frontend.phonemize("Today you used 12.4 kWh of electricity,", "en-us").split())
     assert first_words["slow"] == clause  # no cut keeps the rest ahead: sent whole
     assert first_words["fast"] < clause / 2  # the earliest cut: a few words ahead
@@ -210,8 +180,8 @@ async def test_replies_asked_at_once_get_their_first_words_before_a_rest_that_ca
             arrivals.append((reply, len(replies[reply])))
             replies[reply].append(piece)
 
-    real = engine.speed_model
-    engine.speed_model = FrozenSpeed(rtf=0.3, decode_per_frame=0.002, first_words=0.3)
+    real = engine.synthesizer.speed_model
+    engine.synthesizer.speed_model = FrozenSpeed(rtf=0.3, decode_per_frame=0.002, first_words_seconds=0.3)
     try:
         streams = [engine.open_stream() for _ in texts]
         for stream, text in zip(streams, texts, strict=True):
@@ -219,7 +189,7 @@ async def test_replies_asked_at_once_get_their_first_words_before_a_rest_that_ca
             stream.close()
         await asyncio.gather(*(read(n, stream) for n, stream in enumerate(streams)))
     finally:
-        engine.speed_model = real
+        engine.synthesizer.speed_model = real
     first_clause = engine.frontend.phonemize("Today you used 12.4 kWh of electricity,", "en-us")
     assert len(replies[0][0].phonemes.split()) < len(first_clause.split())  # sent in two
     assert arrivals.index((1, 0)) < arrivals.index((0, 1))  # the second reply's words first
@@ -230,49 +200,14 @@ async def test_replies_asked_at_once_get_their_first_words_before_a_rest_that_ca
         assert " ".join(p.phonemes for p in reply).split() == expected.split()
 
 
-def test_a_rest_goes_before_other_first_words_only_when_it_cannot_wait_for_them() -> None:
-    speed = SpeedModel(overhead=0.05, decode_per_frame=0.005, first_words=0.3)  # a 40-frame rest: 0.25 s
-    engine = SimpleNamespace(speed_model=speed)
-    now = time.monotonic()
-    first = SimpleNamespace(awaits_first_words=True, rest=None, priority=(0, now), deadline=now)
-
-    def resting(plays_for: float) -> SimpleNamespace:
-        """A reply whose first words play for *plays_for* more seconds, with a 40-frame rest."""
-        deadline = now + plays_for
-        rest = SimpleNamespace(frames=40)
-        return SimpleNamespace(awaits_first_words=False, rest=rest, priority=(1, deadline), deadline=deadline)
-
-    def pick(*ready: SimpleNamespace) -> SimpleNamespace:
-        return KokoroEngine._pick(engine, list(ready))  # type: ignore[arg-type, return-value]
-
-    assert pick(resting(2.0), first) is first  # 0.3 + 0.25 s well within 80 % of 2 s
-    tight = resting(0.6)  # 0.55 s > 80 % of 0.6 s: the rest first
-    assert pick(tight, first) is tight
-    sooner, later = resting(0.9), resting(0.95)
-    assert pick(sooner, first) is first and pick(later, first) is first  # each could wait alone
-    assert pick(later, sooner, first) is sooner  # not both: the sooner due first
-    assert pick(sooner) is sooner  # nobody waiting for first words
-
-
-def test_speed_model_decoder_figure() -> None:
-    speed = SpeedModel(rtf=0.48)
-    assert speed.seconds_per_frame() == pytest.approx(0.48 * SAMPLES_PER_FRAME / SAMPLE_RATE)
-    speed.update_decode(0, 1.0)  # nothing decoded: ignored
-    assert speed.decode_per_frame is None
-    speed.update_decode(100, 1.0)
-    assert speed.seconds_per_frame() == pytest.approx(0.01)  # the first measurement as it is
-    speed.update_decode(100, 2.0)
-    assert 0.01 < speed.seconds_per_frame() < 0.02  # then a moving average
-
-
 async def test_split_first_piece_off_sends_it_whole(engine: KokoroEngine) -> None:
-    split, engine.split_model = engine.split_model, None
+    split, engine.synthesizer.split_model = engine.synthesizer.split_model, None
     try:
         pieces = [
             p async for p in engine.synthesize("Today you used 12.4 kWh of electricity, which is less.")
         ]
     finally:
-        engine.split_model = split
+        engine.synthesizer.split_model = split
     first_piece = engine.frontend.phonemize("Today you used 12.4 kWh of electricity,", "en-us")
     assert pieces[0].phonemes.split() == first_piece.split()
 
@@ -307,7 +242,7 @@ async def test_a_failing_tail_fails_only_that_request(engine: KokoroEngine, spli
 def test_on_the_cpu_the_parts_stand_in_for_the_whole_model(engine: KokoroEngine, speed: float) -> None:
     """The whole model's session is let go (its weights are the parts' too): whole pieces come
     from prosody, frames and generator, bit for bit what the whole model makes."""
-    assert isinstance(engine.session, WholeModel)
+    assert isinstance(engine.synthesizer.session, WholeModel)
     whole = cpu_session(engine.model_path, 2)
     table = engine.voices.resolve("af_heart").table
     for text in (
@@ -316,4 +251,4 @@ def test_on_the_cpu_the_parts_stand_in_for_the_whole_model(engine: KokoroEngine,
     ):
         ids = engine.frontend.tokenize(engine.frontend.phonemize(text, "en-us"))
         expected = run_session(whole, ids, table, speed)
-        assert np.array_equal(run_session(engine.session, ids, table, speed), expected)
+        assert np.array_equal(run_session(engine.synthesizer.session, ids, table, speed), expected)

@@ -1,4 +1,4 @@
-"""Tests for wyoming_kokoro.model.build.float_model with the real int8 model, real voices and ONNX Runtime.
+"""Tests for wyoming_kokoro.model.rewrite.float_model with the real int8 model, real voices and ONNX Runtime.
 
 The float models are built once for the module; each (model, length) is synthesized once and
 shared by the tests. The slow part is the 510-token runs (~26 s of audio each for fp32 and fp16);
@@ -38,16 +38,16 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from wyoming_kokoro import float_model
 from wyoming_kokoro.assets import ensure_model, ensure_voices, load_voices
-from wyoming_kokoro.model.build.float_model import (
+from wyoming_kokoro.model.rewrite import float_model
+from wyoming_kokoro.model.rewrite.float_model import (
     FLOAT_MODEL_FILENAMES,
-    FloatModelError,
+    ModelBuildError,
     build_float_model,
     ensure_float_model,
     quantized_op_types,
 )
-from wyoming_kokoro.model.build.frame_cap import MAX_PIECE_FRAMES
+from wyoming_kokoro.model.rewrite.frame_cap import MAX_PIECE_FRAMES
 
 SAMPLE_RATE = 24_000
 SAMPLES_PER_FRAME = 600  # one predicted-duration frame (hop 300, upsampled x2)
@@ -367,7 +367,7 @@ def test_fp16_numerics_stay_finite_with_fp32_islands(
     output is all NaN from 50 tokens (~3 s) on; with them it is finite at 50, 100 and 510 tokens
     (510 takes ~2 min this way, too slow for the suite)."""
     model = onnx.load(str(models["fp32"]))
-    keep_fp32 = float_model._fp32_node_indices(list(model.graph.node))
+    keep_fp32 = float_model.fp32_node_indices(list(model.graph.node))
     audio = synthesize(make_session(round_to_fp16(model, keep_fp32), optimize=False), voice, 50)
     assert np.isfinite(audio).all()
     assert 0.05 < np.abs(audio).max() < 2.0
@@ -399,7 +399,7 @@ def round_to_fp16(model: onnx.ModelProto, keep_fp32: set[int]) -> bytes:
                 nodes.append(helper.make_node("Cast", [f"{name}/fp16"], [name], to=TensorProto.FLOAT))
     for tensor in model.graph.initializer:
         if tensor.data_type == TensorProto.FLOAT and tensor.name in read_in_fp16:
-            rounded = float_model._to_fp16_array(numpy_helper.to_array(tensor)).astype(np.float32)
+            rounded = float_model.to_fp16_array(numpy_helper.to_array(tensor)).astype(np.float32)
             tensor.CopyFrom(numpy_helper.from_array(rounded, tensor.name))
     del model.graph.node[:]
     model.graph.node.extend(nodes)
@@ -468,13 +468,13 @@ def dtw_path(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDAr
 def test_rejects_garbage_missing_and_non_int8_sources(models: dict[str, Path], tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"\xff\xfe not a model at all" * 100)
-    with pytest.raises(FloatModelError, match=r"garbage\.onnx"):
+    with pytest.raises(ModelBuildError, match=r"garbage\.onnx"):
         build_float_model(garbage, tmp_path / "out.onnx")
 
-    with pytest.raises(FloatModelError, match=r"missing\.onnx"):
+    with pytest.raises(ModelBuildError, match=r"missing\.onnx"):
         build_float_model(tmp_path / "missing.onnx", tmp_path / "out.onnx")
 
-    with pytest.raises(FloatModelError, match="no quantized operators"):
+    with pytest.raises(ModelBuildError, match="no quantized operators"):
         build_float_model(models["fp32"], tmp_path / "out.onnx")
 
     other = tmp_path / "other.onnx"
@@ -485,10 +485,10 @@ def test_rejects_garbage_missing_and_non_int8_sources(models: dict[str, Path], t
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
     )
     onnx.save(helper.make_model(identity), str(other))
-    with pytest.raises(FloatModelError, match="not a Kokoro model"):
+    with pytest.raises(ModelBuildError, match="not a Kokoro model"):
         build_float_model(other, tmp_path / "out.onnx")
 
-    with pytest.raises(FloatModelError, match="precision"):
+    with pytest.raises(ModelBuildError, match="precision"):
         build_float_model(models["int8"], tmp_path / "out.onnx", "bf16")  # type: ignore[arg-type]
 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.onnx", "other.onnx"]
@@ -518,6 +518,6 @@ def test_ensure_rebuilds_a_model_it_did_not_stamp(int8_model: Path, tmp_path: Pa
 
 
 def test_importing_the_module_does_not_import_onnx() -> None:
-    code = "import sys, wyoming_kokoro.model.build.float_model; sys.exit('onnx' in sys.modules)"
+    code = "import sys, wyoming_kokoro.model.rewrite.float_model; sys.exit('onnx' in sys.modules)"
     env = {**os.environ, "ORT_DISABLE_TELEMETRY": "1"}
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0

@@ -167,7 +167,7 @@ async def port(config: Config, engine: KokoroEngine) -> AsyncIterator[int]:
 
 def engine_streams(engine: KokoroEngine) -> int:
     """Replies the engine still holds (a stream cancelled or finished is forgotten)."""
-    return len(engine._streams)
+    return len(engine.streams)
 
 
 async def until_engine_idle(engine: KokoroEngine) -> None:
@@ -541,8 +541,8 @@ async def test_zeroconf_announces_the_real_port(config: Config, engine: KokoroEn
     await server.start()
     port = server.port
     try:
-        assert server.discovery is not None and server._discovery_task is not None
-        if not await asyncio.wait_for(server._discovery_task, GUARD):
+        assert server.discovery is not None
+        if not await asyncio.wait_for(server.announced(), GUARD):
             pytest.skip("zeroconf cannot register on this machine (no multicast)")
         browser = AsyncZeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
         try:

@@ -8,18 +8,18 @@ from collections import deque
 
 import pytest
 
-from wyoming_kokoro.text.chunking import (
+from wyoming_kokoro.text.normalize import normalize_text
+from wyoming_kokoro.text.packing import (
     MAX_PIECE_TOKENS,
     MIN_BUDGET_TOKENS,
     MIN_REST_TOKENS,
     PhonemeUnit,
-    TextSegmenter,
     boundary_of,
     piece_token_limit,
     split_phonemes,
     take_piece,
 )
-from wyoming_kokoro.text.normalize import normalize_text
+from wyoming_kokoro.text.segmenter import TextSegmenter
 
 SPOKEN = functools.partial(normalize_text, language="en-us")
 
@@ -230,24 +230,19 @@ def test_split_phonemes_cuts_between_phrases(phonemes: str, budget: int, head: s
 
 
 def test_phoneme_word_lists_follow_the_text_ones() -> None:
-    from wyoming_kokoro.text.chunking import (
-        _CONJUNCTIONS,
-        _FUNCTION_WORDS,
-        _PHONEME_CONJUNCTIONS,
-        _PHONEME_FUNCTION_WORDS,
-        _bare_phonemes,
-    )
     from wyoming_kokoro.text.frontend import TextFrontend
+    from wyoming_kokoro.text.packing import PHONEME_CONJUNCTIONS, PHONEME_FUNCTION_WORDS, bare_phonemes
+    from wyoming_kokoro.text.segmenter import CONJUNCTIONS, FUNCTION_WORDS
 
     frontend = TextFrontend()
 
     def spelled(word: str) -> str:  # a word as misaki says it between two content words
         said = frontend.phonemize(f"Bob went {word} home.", "en-us").split(" ")
         assert len(said) == 4, said
-        return _bare_phonemes(said[2])
+        return bare_phonemes(said[2])
 
-    assert {spelled(w) for w in _CONJUNCTIONS} <= _PHONEME_CONJUNCTIONS
-    assert {spelled(w) for w in _FUNCTION_WORDS} <= _PHONEME_FUNCTION_WORDS
+    assert {spelled(w) for w in CONJUNCTIONS} <= PHONEME_CONJUNCTIONS
+    assert {spelled(w) for w in FUNCTION_WORDS} <= PHONEME_FUNCTION_WORDS
 
 
 def test_long_text_is_split_within_the_window_and_nothing_is_lost() -> None:

@@ -10,29 +10,22 @@ import os
 import re
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 from polling import eventually
 
 from wyoming_kokoro.audio import SAMPLE_RATE
 from wyoming_kokoro.config import Config
-from wyoming_kokoro.engine import (
-    AudioPiece,
-    KokoroEngine,
-    PhraseCache,
-    SpeedModel,
-    SynthesisStream,
-    _Job,
-)
+from wyoming_kokoro.engine import AudioPiece, KokoroEngine, SynthesisStream
+from wyoming_kokoro.engine.cache import PhraseCache
+from wyoming_kokoro.engine.loader import load_engine
 from wyoming_kokoro.model.sessions import run_session
-from wyoming_kokoro.text.chunking import MAX_PIECE_TOKENS, PhonemeUnit, TextSegmenter, piece_token_limit
 from wyoming_kokoro.text.normalize import normalize_text
+from wyoming_kokoro.text.packing import piece_token_limit
+from wyoming_kokoro.text.segmenter import TextSegmenter
 from wyoming_kokoro.voices import VoiceError
 
 
@@ -64,7 +57,7 @@ def test_every_voice_loads_and_speaks(engine: KokoroEngine) -> None:
     for name in engine.voices.names:
         voice = engine.voices.resolve(name)
         assert voice.table.shape == (510, 1, 256) and voice.table.dtype == np.float32
-        audio = run_session(engine.session, ids, voice.table, 1.0)
+        audio = run_session(engine.synthesizer.session, ids, voice.table, 1.0)
         assert np.isfinite(audio).all() and np.abs(audio).max() > 0.05, name
 
 
@@ -92,10 +85,10 @@ def test_the_text_front_end_loads_while_the_split_model_is_built(
     """Start-up: spaCy and the other G2Ps (seconds of Python) load beside the split model's
     sessions and check (ONNX Runtime). Each waits at a barrier for the other to have started, so
     loading them one after the other breaks the barrier and the load fails."""
-    import wyoming_kokoro.engine as engine_module
+    import wyoming_kokoro.engine.loader as loader_module
 
     both_started = threading.Barrier(2, timeout=60)
-    real_frontend, real_split = engine_module.TextFrontend, engine_module._split_model_for
+    real_frontend, real_split = loader_module.TextFrontend, loader_module.split_model_for
 
     def frontend() -> object:
         both_started.wait()
@@ -105,11 +98,11 @@ def test_the_text_front_end_loads_while_the_split_model_is_built(
         both_started.wait()
         return real_split(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(engine_module, "TextFrontend", frontend)
-    monkeypatch.setattr(engine_module, "_split_model_for", split_model)
-    loaded = KokoroEngine.load(config)
+    monkeypatch.setattr(loader_module, "TextFrontend", frontend)
+    monkeypatch.setattr(loader_module, "split_model_for", split_model)
+    loaded = load_engine(config)
     try:
-        assert loaded.split_model is not None
+        assert loaded.synthesizer.split_model is not None
         assert {"en-us", "en-gb"} <= loaded.frontend.languages
     finally:
         loaded.shutdown()
@@ -219,7 +212,7 @@ async def test_a_first_sentence_is_made_before_its_end_is_confirmed_and_held_unt
     stream.feed("Turned on the kitchen lights.")  # "lights.5" is still possible
     await eventually(lambda: engine.stats.pieces > made, "the guessed piece is made")
     await asyncio.sleep(0.05)
-    assert stream.first_audio_at is None and stream._output.empty()  # held, not sent
+    assert stream.first_audio_at is None and stream.unread == 0  # held, not sent
     stream.feed(" Bye.")
     stream.close()
     pieces = await read_all(stream)
@@ -255,7 +248,7 @@ async def test_a_wrong_guess_is_dropped_and_the_text_spoken_as_it_went_on(
     pieces = await read_all(stream)
     spoken = " ".join(p.phonemes for p in pieces)
     assert spoken == engine.frontend.phonemize("Today you used 12.4 kWh.", "en-us")
-    assert stream not in engine._streams and not stream._guesses
+    assert stream not in engine.streams and not stream.guesses
 
 
 @pytest.mark.parametrize(
@@ -274,7 +267,7 @@ async def test_streamed_fragments_are_spoken_as_the_whole_text_however_guesses_g
     stream = engine.open_stream()
     for fragment in fragments:
         stream.feed(fragment)
-        if pace == "while synthesizing" and stream._guess is not None:
+        if pace == "while synthesizing" and stream.guessing:
             await eventually(
                 lambda: stream.job is not None or stream.first_audio_at is not None, "synthesis starts"
             )
@@ -285,7 +278,7 @@ async def test_streamed_fragments_are_spoken_as_the_whole_text_however_guesses_g
     segments = [*segmenter.feed(text), *segmenter.flush()]
     expected = " ".join(engine.frontend.phonemize(s.text, "en-us") for s in segments)
     assert " ".join(p.phonemes for p in pieces) == expected
-    assert stream not in engine._streams and not stream._guesses
+    assert stream not in engine.streams and not stream.guesses
 
 
 async def test_a_guessed_first_sentence_too_long_for_one_piece_waits_for_its_end(
@@ -295,19 +288,19 @@ async def test_a_guessed_first_sentence_too_long_for_one_piece_waits_for_its_end
     text = f"The code is {'9' * 120}."
     stream = engine.open_stream()
     stream.feed(text)
-    await eventually(lambda: any(g.parked for g in stream._guesses), "the long guess is parked")
+    await eventually(lambda: any(g.parked for g in stream.guesses), "the long guess is parked")
     assert stream.job is None and not stream.units
     stream.feed(" Bye.")
     stream.close()
     pieces = await read_all(stream)
     spoken = " ".join(p.phonemes for p in pieces).split()
     assert spoken == engine.frontend.phonemize(f"{text} Bye.", "en-us").split()
-    assert stream not in engine._streams and not stream._guesses
+    assert stream not in engine.streams and not stream.guesses
 
 
 async def test_a_cached_sentence_gets_the_pause_of_where_it_is_said(engine: KokoroEngine) -> None:
-    saved = engine.cache
-    engine.cache = PhraseCache(8)
+    saved = engine.synthesizer.cache
+    engine.synthesizer.cache = PhraseCache(8)
     try:
         alone = await collect(engine, "Turned off the porch light.")
         assert trailing_zeros(alone[-1].pcm) < 0.1
@@ -316,7 +309,7 @@ async def test_a_cached_sentence_gets_the_pause_of_where_it_is_said(engine: Koko
         assert engine.stats.cache_hits > hits
         assert trailing_zeros(followed[0].pcm) >= 0.29
     finally:
-        engine.cache = saved
+        engine.synthesizer.cache = saved
 
 
 async def test_a_short_reply_overtakes_a_long_announcement(engine: KokoroEngine) -> None:
@@ -371,13 +364,13 @@ class RunProbe:
 @contextlib.contextmanager
 def probed(engine: KokoroEngine, cache_size: int) -> Iterator[RunProbe]:
     """The engine's session behind a RunProbe, with a phrase cache of ``cache_size``, for one test."""
-    real_session, real_cache = engine.session, engine.cache
+    real_session, real_cache = engine.synthesizer.session, engine.synthesizer.cache
     probe = RunProbe(real_session)
-    engine.session, engine.cache = probe, PhraseCache(cache_size)
+    engine.synthesizer.session, engine.synthesizer.cache = probe, PhraseCache(cache_size)
     try:
         yield probe
     finally:
-        engine.session, engine.cache = real_session, real_cache
+        engine.synthesizer.session, engine.synthesizer.cache = real_session, real_cache
 
 
 def announcement(sentences: int) -> str:
@@ -405,7 +398,7 @@ async def test_a_first_piece_does_not_wait_for_a_running_continuation_piece(engi
                 for call, (tokens, started) in probe.running.items()
                 if tokens >= 80
                 and now - started < 0.2
-                and (long.deadline - now) * 0.8 > engine.speed_model.estimate(tokens) + 1.0
+                and (long.deadline - now) * 0.8 > engine.synthesizer.speed_model.estimate(tokens) + 1.0
             ]
         assert big, "no long continuation piece was made"
         assert samples(await collect(engine, "Lights off.")).size > 0
@@ -443,100 +436,6 @@ async def test_a_cached_first_piece_neither_waits_for_nor_stops_a_running_piece(
         assert not probe.stopped
 
 
-def test_a_running_piece_is_stopped_only_when_that_is_worth_it() -> None:
-    speed = SpeedModel(rtf=0.3, audio_per_token=0.07, overhead=0.05)  # 150 tokens ≈ 3.2 s here
-    waiting = SimpleNamespace(
-        ready=True,
-        first_audio_at=None,
-        awaits_first_words=True,
-        priority=(0, 0.0),
-        units=deque([PhonemeUnit("x" * 20, "sentence")]),
-        next_budget=lambda: 20,  # its first piece: the 20-token unit whole
-    )
-    engine = SimpleNamespace(_streams=[waiting], speed_model=speed)
-
-    def stopped(tokens: int, elapsed: float, buffered: float, first: bool = False) -> bool:
-        now = time.monotonic()
-        stream = SimpleNamespace(deadline=now + buffered)
-        job = _Job(
-            stream,
-            PhonemeUnit("x" * tokens, "sentence"),
-            first=first,
-            started=now - elapsed,
-            run_options=ort.RunOptions(),
-        )  # type: ignore[arg-type]
-        KokoroEngine._preempt_if_worth_it(engine, job)  # type: ignore[arg-type]
-        return bool(job.run_options.terminate)
-
-    assert stopped(150, 0.2, 10.0)  # early in a long piece, plenty of audio buffered
-    assert not stopped(150, 2.0, 10.0)  # past half way: finishing it is cheaper than starting over
-    assert not stopped(150, 0.2, 4.0)  # its reply's audio would run out before it is made again
-    assert not stopped(10, 0.05, 10.0)  # nearly done anyway
-    assert not stopped(150, 0.2, 10.0, first=True)  # a first piece is never stopped
-    # A reply whose first words are made and held (a guess not yet confirmed), with its rest to
-    # go: it has no first piece to take, and nothing is stopped for it.
-    held = SimpleNamespace(
-        ready=True, first_audio_at=None, awaits_first_words=False, units=deque(), priority=(0, -1.0)
-    )
-    held.next_budget = lambda: len(held.units[0].phonemes)
-    engine._streams.insert(0, held)
-    assert stopped(150, 0.2, 10.0)  # for the reply waiting for its first piece
-    engine._streams.remove(waiting)
-    assert not stopped(150, 0.2, 10.0)  # but not for the held one alone
-    engine._streams.append(waiting)
-    waiting.first_audio_at, waiting.awaits_first_words = 1.0, False  # nobody waits for first audio
-    assert not stopped(150, 0.2, 10.0)
-
-
-def test_a_continuation_piece_can_be_stopped_for_a_reply_asked_while_it_is_made() -> None:
-    """A continuation as long as its reply's buffered audio allows could not be stopped for a
-    reply asked meanwhile (its reply could not afford that piece again after the other's first
-    piece), which then waited for all of it: "It is 9:45 PM." 1.9 s behind a morning briefing's
-    sentence. Now a piece longer than _SHORTEST_STOPPABLE stays stoppable in its first half."""
-    speed = SpeedModel(rtf=0.3, audio_per_token=0.07, overhead=0.05)  # 48 tokens ≈ 1.06 s
-    asked = SimpleNamespace(awaits_first_words=True, priority=(0, 0.0), next_budget=lambda: 48)
-    replying = SimpleNamespace(
-        units=deque(["more text"]),
-        in_flight=False,
-        rest=None,
-        awaits_first_words=False,
-        max_piece_tokens=MAX_PIECE_TOKENS,
-    )
-    engine = SimpleNamespace(_streams=[replying], speed_model=speed)
-
-    def budget(buffered: float) -> int:
-        replying.tokens_done, replying.first_audio_at, replying.audio_seconds = 30, time.monotonic(), buffered
-        replying._engine = engine
-        return SynthesisStream.next_budget(replying)  # type: ignore[arg-type]
-
-    def stopped(tokens: int, elapsed: float, buffered: float) -> bool:
-        """Whether a piece of *tokens*, *elapsed* seconds in, is stopped for *asked*."""
-        now = time.monotonic()
-        job = _Job(
-            SimpleNamespace(deadline=now + buffered - elapsed),
-            PhonemeUnit("x" * tokens, "sentence"),
-            first=False,
-            started=now - elapsed,
-            run_options=ort.RunOptions(),
-        )  # type: ignore[arg-type]
-        engine._streams.append(asked)
-        try:
-            KokoroEngine._preempt_if_worth_it(engine, job)  # type: ignore[arg-type]
-        finally:
-            engine._streams.remove(asked)
-        return bool(job.run_options.terminate)
-
-    for buffered in (5.0, 6.0, 8.0):
-        tokens = budget(buffered)
-        seconds = speed.estimate(tokens)
-        assert tokens > 75  # longer than _SHORTEST_STOPPABLE: (asked in its last half, it is
-        for share in (0.05, 0.25, 0.45):  # finished first: cheaper than making it again)
-            assert stopped(tokens, share * seconds, buffered), (buffered, tokens, share)
-    assert budget(3.0) == 75  # not cut below a sentence's length to be stoppable (111 before)
-    assert budget(1.2) == int((1.2 * 0.8 - 0.05) / (0.3 * 0.07))  # a short piece is not cut shorter
-    assert budget(20.0) == MAX_PIECE_TOKENS  # and with audio enough, the longest piece is stoppable
-
-
 def test_release_memory_gives_the_arena_back_after_each_inference(engine: KokoroEngine) -> None:
     def rss_mb() -> float:
         return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -545,13 +444,13 @@ def test_release_memory_gives_the_arena_back_after_each_inference(engine: Kokoro
     table = engine.voices.resolve("af_heart").table
     real_config = engine.config
     try:
-        run_session(engine.session, ids, table, 1.0, engine.run_options())
+        run_session(engine.synthesizer.session, ids, table, 1.0, engine.synthesizer.run_options())
         kept = rss_mb()  # the arena holds a long piece's working memory
-        engine.config = real_config.model_copy(update={"release_memory": True})
-        run_session(engine.session, ids, table, 1.0, engine.run_options())
+        engine.synthesizer.config = real_config.model_copy(update={"release_memory": True})
+        run_session(engine.synthesizer.session, ids, table, 1.0, engine.synthesizer.run_options())
         released = rss_mb()
     finally:
-        engine.config = real_config
+        engine.synthesizer.config = real_config
     assert released < kept - 50, (kept, released)
 
 
@@ -563,13 +462,13 @@ async def test_cancel_drops_queued_work(engine: KokoroEngine) -> None:
     await asyncio.wait_for(iterator.__anext__(), timeout=60)
     stream.cancel()
     assert [piece async for piece in iterator] == []
-    assert stream not in engine._streams
+    assert stream not in engine.streams
     assert samples(await collect(engine, "Still working.")).size > 0
 
 
 async def test_phrase_cache_serves_repeats_without_inference(engine: KokoroEngine) -> None:
-    saved = engine.cache
-    engine.cache = PhraseCache(8)
+    saved = engine.synthesizer.cache
+    engine.synthesizer.cache = PhraseCache(8)
     try:
         first = samples(await collect(engine, "Turned off the porch light."))
         pieces_before, hits_before = engine.stats.pieces, engine.stats.cache_hits
@@ -580,7 +479,7 @@ async def test_phrase_cache_serves_repeats_without_inference(engine: KokoroEngin
         other_speed = samples(await collect(engine, "Turned off the porch light.", speed=1.3))
         assert other_speed.size != first.size
     finally:
-        engine.cache = saved
+        engine.synthesizer.cache = saved
 
 
 def test_phrase_cache_is_bounded_and_can_be_off() -> None:
@@ -613,64 +512,66 @@ class BrokenGpuSession:
 
 
 async def test_cuda_failing_at_run_time_falls_back_to_cpu(engine: KokoroEngine) -> None:
-    real_session, real_device, real_config = engine.session, engine.device, engine.config
+    synth = engine.synthesizer
+    real_session, real_device, real_config = synth.session, synth.device, engine.config
     broken = BrokenGpuSession(real_session)
-    split, engine.split_model = engine.split_model, None  # a CUDA engine has no split model
-    engine.session, engine.device = broken, "cuda"
-    engine.config = real_config.model_copy(update={"device": "auto"})
-    engine.cpu_session_factory = lambda: real_session
+    split, synth.split_model = synth.split_model, None  # a CUDA engine has no split model
+    synth.session, synth.device = broken, "cuda"
+    synth.config = real_config.model_copy(update={"device": "auto"})
+    synth.cpu_session_factory = lambda: real_session
     try:
         audio = samples(await collect(engine, "Still speaking."))
         assert audio.size > 0 and broken.calls == 1
-        assert engine.device == "cpu" and engine.session is real_session
+        assert synth.device == "cpu" and synth.session is real_session
     finally:
-        engine.session, engine.device, engine.cpu_session_factory = real_session, real_device, None
-        engine.config, engine.split_model = real_config, split
+        synth.session, synth.device, synth.cpu_session_factory = real_session, real_device, None
+        synth.config, synth.split_model = real_config, split
 
 
 async def test_pieces_failing_side_by_side_on_the_gpu_switch_to_the_cpu_once(engine: KokoroEngine) -> None:
-    real_session, real_device, real_config = engine.session, engine.device, engine.config
+    synth = engine.synthesizer
+    real_session, real_device, real_config = synth.session, synth.device, engine.config
     broken = BrokenGpuSession(real_session, together=2)  # fails once both pieces are running
-    split, engine.split_model = engine.split_model, None
-    engine.session, engine.device, engine.parallel = broken, "cuda", 2
-    engine.config = real_config.model_copy(update={"device": "auto"})
+    split, synth.split_model = synth.split_model, None
+    synth.session, synth.device, synth.parallel = broken, "cuda", 2
+    synth.config = real_config.model_copy(update={"device": "auto"})
     switches: list[int] = []
-    engine.cpu_session_factory = lambda: switches.append(1) or real_session  # type: ignore[func-returns-value]
+    synth.cpu_session_factory = lambda: switches.append(1) or real_session  # type: ignore[func-returns-value]
     try:
         replies = await asyncio.gather(collect(engine, "Still speaking."), collect(engine, "Me too."))
         assert all(samples(reply).size > 0 for reply in replies)
         assert broken.calls == 2 and switches == [1]  # both failed on the GPU; one switch
-        assert engine.device == "cpu" and engine.session is real_session and engine.parallel == 1
+        assert synth.device == "cpu" and synth.session is real_session and synth.parallel == 1
     finally:
-        engine.session, engine.device, engine.cpu_session_factory = real_session, real_device, None
-        engine.config, engine.split_model, engine.parallel = real_config, split, 1
+        synth.session, synth.device, synth.cpu_session_factory = real_session, real_device, None
+        synth.config, synth.split_model, synth.parallel = real_config, split, 1
 
 
 async def test_a_gpu_engine_runs_pieces_side_by_side_and_a_cpu_one_never(engine: KokoroEngine) -> None:
-    assert engine.device == "cpu" and engine.parallel == 1
-    split, engine.split_model = engine.split_model, None
+    assert engine.synthesizer.device == "cpu" and engine.synthesizer.parallel == 1
+    split, engine.synthesizer.split_model = engine.synthesizer.split_model, None
     try:
         for parallel in (2, 1):
-            engine.parallel = parallel
+            engine.synthesizer.parallel = parallel
             with probed(engine, cache_size=0) as probe:
                 texts = ["Turned on the kitchen lights.", "The garage door is closed.", "It is 9:45 PM."]
                 replies = await asyncio.gather(*(collect(engine, text) for text in texts))
                 assert all(samples(reply).size > 0 for reply in replies)
                 assert probe.most == parallel
     finally:
-        engine.split_model, engine.parallel = split, 1
+        engine.synthesizer.split_model, engine.synthesizer.parallel = split, 1
 
 
 async def test_inference_failure_fails_only_that_request(engine: KokoroEngine) -> None:
     from wyoming_kokoro.engine import EngineError
 
-    real_session, split = engine.session, engine.split_model
-    engine.session, engine.split_model = BrokenGpuSession(real_session), None
+    real_session, split = engine.synthesizer.session, engine.synthesizer.split_model
+    engine.synthesizer.session, engine.synthesizer.split_model = BrokenGpuSession(real_session), None
     try:
         with pytest.raises(EngineError, match="synthesis failed: CUDA failure 999"):
             await collect(engine, "This one fails.")
     finally:
-        engine.session, engine.split_model = real_session, split
+        engine.synthesizer.session, engine.synthesizer.split_model = real_session, split
     assert samples(await collect(engine, "This one works.")).size > 0
 
 
@@ -681,11 +582,11 @@ async def test_a_client_that_stops_reading_holds_back_synthesis(engine: KokoroEn
     before = engine.stats.pieces
     for _ in range(1200):  # until the engine may do nothing more for this stream
         await asyncio.sleep(0.1)
-        if not stream.in_flight and stream._output.qsize() >= 2:
+        if not stream.in_flight and stream.unread >= 2:
             break
     await asyncio.sleep(0.5)
     # Two pieces of audio ahead (a first piece sent in two parts is two), not the whole text.
-    assert stream._output.qsize() == 2
+    assert stream.unread == 2
     assert engine.stats.pieces - before <= 2
     assert stream.units  # the rest waits for the reader
     pieces = [piece async for piece in stream]  # the reader comes back: everything arrives
