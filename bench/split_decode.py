@@ -33,7 +33,6 @@ are written to a temporary folder; the server's parts are the engine's (cached a
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import statistics
@@ -55,8 +54,7 @@ from wyoming_kokoro.engine import KokoroEngine
 from wyoming_kokoro.engine.loader import load_engine
 from wyoming_kokoro.model.sessions import cpu_session
 from wyoming_kokoro.model.split import level_db
-from wyoming_kokoro.text.normalize import normalize_text
-from wyoming_kokoro.text.segmenter import TextSegmenter
+from wyoming_kokoro.text.pipeline import segments
 
 HERE = Path(__file__).parent
 # Where the export hands over to the decoder (frames of 600 samples; F0/energy two per frame).
@@ -134,9 +132,7 @@ def first_clauses(texts: list[str]) -> list[str]:
     """Each text's first segment, as the engine cuts it."""
     clauses = []
     for text in texts:
-        segmenter = TextSegmenter(spoken=functools.partial(normalize_text, language="en-us"))
-        segments = [*segmenter.feed(text), *segmenter.flush()]
-        clauses.append(segments[0].text)
+        clauses.append(segments(text, "en-us")[0].text)
     return clauses
 
 

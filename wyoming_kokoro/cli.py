@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import CONFIG_FILE_ENV, Config, ConfigError, load_config
+from .config import CONFIG_FILE_ENV, MAX_SPEED, MIN_SPEED, Config, ConfigError, load_config
 
 _LOGGER = logging.getLogger("wyoming_kokoro")
 
@@ -73,7 +73,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--debug", action="store_true")
     if command in ("serve", "synth"):
         parser.add_argument("--voice", help="voice name, blend (af_heart:0.6+af_bella:0.4) or named blend")
-        parser.add_argument("--speed", type=float, help="speaking rate 0.5–2.0")
+        parser.add_argument("--speed", type=float, help=f"speaking rate {MIN_SPEED}–{MAX_SPEED}")
     if command == "serve":
         parser.add_argument("--uri", help="tcp://HOST:PORT, unix://PATH or stdio://")
         parser.add_argument("--no-zeroconf", action="store_true", help="do not announce over mDNS")

@@ -30,34 +30,15 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from .languages import DEFAULT_LANGUAGE_VOICES, LANGUAGE_TAGS
+
 DEFAULT_PORT = 10210
 DEFAULT_URI = f"tcp://0.0.0.0:{DEFAULT_PORT}"
 
 #: Kokoro language codes (what voices and the text front end use) → BCP-47 tags for Wyoming ``info``.
-LANGUAGE_TAGS: dict[str, str] = {
-    "en-us": "en-US",
-    "en-gb": "en-GB",
-    "es": "es",
-    "fr": "fr",
-    "hi": "hi",
-    "it": "it",
-    "ja": "ja",
-    "pt-br": "pt-BR",
-    "zh": "zh",
-}
-
-#: The voice used when a client asks for a language but names no voice.
-DEFAULT_LANGUAGE_VOICES: dict[str, str] = {
-    "en-us": "af_heart",
-    "en-gb": "bf_emma",
-    "es": "ef_dora",
-    "fr": "ff_siwis",
-    "hi": "hf_alpha",
-    "it": "if_sara",
-    "ja": "jf_alpha",
-    "pt-br": "pf_dora",
-    "zh": "zf_xiaobei",
-}
+#: Speaking rates Kokoro takes (outside them speech breaks up); 1.0 is the voice's own rate.
+MIN_SPEED = 0.5
+MAX_SPEED = 2.0
 
 #: Environment variables: this prefix, then the key in capitals, ``__`` between nested keys.
 ENV_PREFIX = "KOKORO_"
@@ -145,7 +126,7 @@ class Config(BaseSettings):
     voice: str = "af_heart"
     #: Voice used when a request names only a language (Kokoro language code → voice).
     language_voices: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LANGUAGE_VOICES))
-    speed: float = Field(1.0, ge=0.5, le=2.0)
+    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
     #: Named voice blends, offered as voices: ``name: "af_heart:0.6+af_bella:0.4"``.
     blends: dict[str, str] = Field(default_factory=dict)
     #: Recently spoken phrases kept as audio so repeated confirmations start instantly (0 = off).

@@ -13,34 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .config import LANGUAGE_TAGS
+from .languages import LANGUAGE_BY_PREFIX, LANGUAGE_NAMES, LANGUAGE_TAGS
 
 StyleTable = npt.NDArray[np.float32]
-
-#: First letter of a voice name → Kokoro language code.
-_LANGUAGE_BY_PREFIX: dict[str, str] = {
-    "a": "en-us",
-    "b": "en-gb",
-    "e": "es",
-    "f": "fr",
-    "h": "hi",
-    "i": "it",
-    "j": "ja",
-    "p": "pt-br",
-    "z": "zh",
-}
-
-LANGUAGE_NAMES: dict[str, str] = {
-    "en-us": "American English",
-    "en-gb": "British English",
-    "es": "Spanish",
-    "fr": "French",
-    "hi": "Hindi",
-    "it": "Italian",
-    "ja": "Japanese",
-    "pt-br": "Brazilian Portuguese",
-    "zh": "Mandarin Chinese",
-}
 
 _GENDER_BY_LETTER = {"f": "female", "m": "male"}
 
@@ -78,7 +53,7 @@ def describe_voice(name: str) -> VoiceInfo:
     if match is None:
         return VoiceInfo(name, "en-us", None, f"{name} — {LANGUAGE_NAMES['en-us']}")
     prefix, gender_letter, short = match.groups()
-    language = _LANGUAGE_BY_PREFIX[prefix]
+    language = LANGUAGE_BY_PREFIX[prefix]
     gender = _GENDER_BY_LETTER[gender_letter]
     title = short.capitalize()
     return VoiceInfo(name, language, gender, f"{title} — {LANGUAGE_NAMES[language]}, {gender}")
@@ -193,10 +168,3 @@ class VoiceLibrary:
 def parse_first(spec: str) -> str:
     """The first voice named in a voice spec (for its language)."""
     return spec.split("+")[0].split(":")[0].strip()
-
-
-def language_code(language: str) -> str:
-    """A BCP-47 tag or Kokoro code ("en-US", "en_us", "pt-BR", "ja") → Kokoro code ("en-us")."""
-    code = language.strip().lower().replace("_", "-")
-    aliases = {"en": "en-us", "pt": "pt-br", "jp": "ja", "cn": "zh", "zh-cn": "zh", "fr-fr": "fr"}
-    return aliases.get(code, code)

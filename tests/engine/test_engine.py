@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import re
 import threading
@@ -23,8 +22,8 @@ from wyoming_kokoro.engine import AudioPiece, KokoroEngine, SynthesisStream
 from wyoming_kokoro.engine.cache import PhraseCache
 from wyoming_kokoro.engine.loader import load_engine
 from wyoming_kokoro.model.sessions import run_session
-from wyoming_kokoro.text.normalize import normalize_text
 from wyoming_kokoro.text.packing import piece_token_limit
+from wyoming_kokoro.text.pipeline import phoneme_units
 from wyoming_kokoro.text.segmenter import TextSegmenter
 from wyoming_kokoro.voices import VoiceError
 
@@ -274,9 +273,8 @@ async def test_streamed_fragments_are_spoken_as_the_whole_text_however_guesses_g
     stream.close()
     pieces = await read_all(stream)
     text = "".join(fragments)
-    segmenter = TextSegmenter(spoken=functools.partial(normalize_text, language="en-us"))
-    segments = [*segmenter.feed(text), *segmenter.flush()]
-    expected = " ".join(engine.frontend.phonemize(s.text, "en-us") for s in segments)
+    units = phoneme_units(engine.frontend, text, "en-us")
+    expected = " ".join(unit.phonemes for unit in units)
     assert " ".join(p.phonemes for p in pieces) == expected
     assert stream not in engine.streams and not stream.guesses
 
@@ -407,9 +405,8 @@ async def test_a_first_piece_does_not_wait_for_a_running_continuation_piece(engi
         assert engine.stats.preempted > 0
         pieces = await long_reply
         # The long reply lost nothing and repeated nothing: the same phonemes as its text's.
-        segmenter = TextSegmenter(spoken=functools.partial(normalize_text, language="en-us"))
-        segments = [*segmenter.feed(long_text), *segmenter.flush()]
-        expected = " ".join(engine.frontend.phonemize(s.text, "en-us") for s in segments)
+        units = phoneme_units(engine.frontend, long_text, "en-us")
+        expected = " ".join(unit.phonemes for unit in units)
         assert " ".join(p.phonemes for p in pieces).split() == expected.split()
         assert probe.most == 1  # one inference at a time: the memory arena holds one
 

@@ -39,7 +39,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from wyoming_kokoro.assets import ensure_model, ensure_voices, load_voices
-from wyoming_kokoro.model.rewrite import float_model
+from wyoming_kokoro.model.rewrite import float16
 from wyoming_kokoro.model.rewrite.float_model import (
     FLOAT_MODEL_FILENAMES,
     ModelBuildError,
@@ -367,7 +367,7 @@ def test_fp16_numerics_stay_finite_with_fp32_islands(
     output is all NaN from 50 tokens (~3 s) on; with them it is finite at 50, 100 and 510 tokens
     (510 takes ~2 min this way, too slow for the suite)."""
     model = onnx.load(str(models["fp32"]))
-    keep_fp32 = float_model.fp32_node_indices(list(model.graph.node))
+    keep_fp32 = float16.fp32_node_indices(list(model.graph.node))
     audio = synthesize(make_session(round_to_fp16(model, keep_fp32), optimize=False), voice, 50)
     assert np.isfinite(audio).all()
     assert 0.05 < np.abs(audio).max() < 2.0
@@ -399,7 +399,7 @@ def round_to_fp16(model: onnx.ModelProto, keep_fp32: set[int]) -> bytes:
                 nodes.append(helper.make_node("Cast", [f"{name}/fp16"], [name], to=TensorProto.FLOAT))
     for tensor in model.graph.initializer:
         if tensor.data_type == TensorProto.FLOAT and tensor.name in read_in_fp16:
-            rounded = float_model.to_fp16_array(numpy_helper.to_array(tensor)).astype(np.float32)
+            rounded = float16.to_fp16_array(numpy_helper.to_array(tensor)).astype(np.float32)
             tensor.CopyFrom(numpy_helper.from_array(rounded, tensor.name))
     del model.graph.node[:]
     model.graph.node.extend(nodes)

@@ -4,7 +4,6 @@ level and phase at the seam, where a piece is cut, and the engine sending a firs
 from __future__ import annotations
 
 import asyncio
-import functools
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +28,7 @@ from wyoming_kokoro.model.split import (
     join_level,
     level_db,
 )
-from wyoming_kokoro.text.normalize import normalize_text
-from wyoming_kokoro.text.segmenter import TextSegmenter
+from wyoming_kokoro.text.pipeline import phoneme_units
 
 CLAUSE = "Today you used twelve point four kilowatt hours of electricity, which is less than yesterday"
 
@@ -194,9 +192,8 @@ async def test_replies_asked_at_once_get_their_first_words_before_a_rest_that_ca
     assert len(replies[0][0].phonemes.split()) < len(first_clause.split())  # sent in two
     assert arrivals.index((1, 0)) < arrivals.index((0, 1))  # the second reply's words first
     for reply, text in zip(replies, texts, strict=True):  # and nothing lost or repeated
-        segmenter = TextSegmenter(spoken=functools.partial(normalize_text, language="en-us"))
-        segments = [*segmenter.feed(text), *segmenter.flush()]
-        expected = " ".join(engine.frontend.phonemize(s.text, "en-us") for s in segments)
+        units = phoneme_units(engine.frontend, text, "en-us")
+        expected = " ".join(unit.phonemes for unit in units)
         assert " ".join(p.phonemes for p in reply).split() == expected.split()
 
 

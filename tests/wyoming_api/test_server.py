@@ -38,8 +38,9 @@ from wyoming.tts import (
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncZeroconf
 
-from wyoming_kokoro.config import LANGUAGE_TAGS, Config
+from wyoming_kokoro.config import Config
 from wyoming_kokoro.engine import KokoroEngine
+from wyoming_kokoro.languages import LANGUAGE_TAGS
 from wyoming_kokoro.wyoming_api.discovery import SERVICE_TYPE
 from wyoming_kokoro.wyoming_api.handler import CHUNK_SAMPLES
 from wyoming_kokoro.wyoming_api.server import KokoroServer, run_server

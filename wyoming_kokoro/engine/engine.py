@@ -16,20 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Config
+from ..config import MAX_SPEED, MIN_SPEED, Config
+from ..languages import language_code
 from ..text.frontend import TextFrontend
 from ..text.packing import MAX_PIECE_TOKENS
-from ..voices import ResolvedVoice, VoiceError, VoiceLibrary, language_code
+from ..voices import ResolvedVoice, VoiceError, VoiceLibrary
 from .results import AudioPiece, EngineBusy, Stats
 from .scheduler import Scheduler
 from .stream import SynthesisStream
 from .synthesizer import Synthesizer
 
 _LOGGER = logging.getLogger(__name__)
-
-#: Speeds a request may ask for (Kokoro's own range; outside it speech breaks up).
-MIN_SPEED = 0.5
-MAX_SPEED = 2.0
 
 
 class KokoroEngine:

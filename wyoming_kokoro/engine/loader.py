@@ -22,7 +22,6 @@ from .. import assets
 from ..audio import SAMPLE_RATE
 from ..config import Config
 from ..model.prepare import (
-    CHECK_IDS,
     cpu_model_for,
     float_model_for_cuda,
     log_node_placement,
@@ -40,7 +39,7 @@ from ..model.providers import (
     preload_cuda_libraries,
     provider_chain,
 )
-from ..model.sessions import run_session, session_model_path, session_options
+from ..model.sessions import CHECK_IDS, run_session, session_model_path, session_options
 from ..model.split import WholeModel
 from ..text.frontend import TextFrontend
 from ..voices import VoiceError, VoiceLibrary, describe_voice, parse_first

@@ -131,7 +131,7 @@ class Scheduler:
             now = time.monotonic()
             stream = pick(ready, self.synthesizer.speed_model, now)
             rest, stream.rest = stream.rest, None
-            piece, stream.restart = stream.restart, None
+            piece, stream.stopped_piece = stream.stopped_piece, None
             if rest is not None:
                 piece = rest.unit
             elif piece is None:
@@ -236,4 +236,4 @@ class Scheduler:
         else:
             self.synthesizer.stats.preempted += 1
             if not stream.cancelled:
-                stream.restart = piece
+                stream.stopped_piece = piece

@@ -2,8 +2,8 @@
 
 The stream knows nothing of the engine. It phonemizes its text through the ``phonemize`` it is
 given, says ``wake`` when it has work for the scheduler, and ``finished`` when it is done or given
-up. The scheduler takes its pieces (``units``, ``restart``, ``rest``) and hands the audio back
-through ``complete``.
+up. The scheduler takes its pieces (``units``, ``stopped_piece``, ``rest``) and hands the audio
+back through ``complete``.
 
 A reply's first sentence is started on a guess: when streamed text ends in what only the next
 fragment can confirm is a sentence's end ("… kitchen lights." — a digit next would make it
@@ -91,7 +91,7 @@ class SynthesisStream:
         self.chars = 0
         self.tokens_done = 0
         #: A piece stopped for another reply's first piece: it is made again exactly as it was.
-        self.restart: PhonemeUnit | None = None
+        self.stopped_piece: PhonemeUnit | None = None
         #: The rest of a first piece sent in two parts, waiting for its turn.
         self.rest: Rest | None = None
         self.audio_seconds = 0.0
@@ -125,7 +125,7 @@ class SynthesisStream:
             return
         self.cancelled = True
         self.units.clear()
-        self.restart = None
+        self.stopped_piece = None
         self.rest = None
         self._pump.cancel()
         self._output.put_nowait(None)
@@ -249,7 +249,8 @@ class SynthesisStream:
     def queued(self) -> int:
         """Pieces of text waiting to be spoken: phonemized units, and segments still waiting for
         G2P (which holds back until the first audio is out, so units alone would undercount)."""
-        return len(self.units) + self._waiting_segments + (self.restart is not None) + (self.rest is not None)
+        held = (self.stopped_piece is not None) + (self.rest is not None)
+        return len(self.units) + self._waiting_segments + held
 
     @property
     def deadline(self) -> float:
@@ -264,7 +265,7 @@ class SynthesisStream:
         """Has text to speak, nothing in flight, and its consumer keeps up: a client that stops
         reading gets at most ``MAX_UNREAD`` pieces synthesized ahead, not its whole text."""
         return (
-            bool(self.units or self.restart or self.rest)
+            bool(self.units or self.stopped_piece or self.rest)
             and not self.in_flight
             and not self.cancelled
             and self._output.qsize() < MAX_UNREAD
@@ -342,7 +343,7 @@ class SynthesisStream:
         if (
             self.text_done
             and not self.units
-            and not self.restart
+            and not self.stopped_piece
             and self.rest is None
             and not self.in_flight
             and not self.cancelled

@@ -14,13 +14,10 @@ import onnxruntime as ort
 from .. import assets
 from .providers import node_placement
 from .rewrite.graph import ModelBuildError
-from .sessions import cpu_session
+from .sessions import CHECK_IDS, cpu_session
 from .split import SplitModel, SplitModelError
 
 _LOGGER = logging.getLogger(__name__)
-
-#: Token ids of a short English phrase: what the on-machine checks of a built model speak.
-CHECK_IDS = [50, 156, 86, 54, 57, 4]
 
 
 def cpu_model_for(int8_model: Path, cache_dir: Path, threads: int, voice: npt.NDArray[np.float32]) -> Path:

@@ -25,12 +25,9 @@ CPU = "CPUExecutionProvider"
 SessionT = TypeVar("SessionT")
 
 #: CUDA options for Kokoro's variable-length input, where nearly every piece has a new length:
-#: DEFAULT takes cuDNN's default algorithm without asking for one. Measured on an H100 (ONNX
-#: Runtime 1.31.1, CUDA 13, fp32 model built from the int8 one), a 27-token piece whose length
-#: differs from the previous call's: 0.14-0.18 s with DEFAULT, 0.21-0.25 s with HEURISTIC (which
-#: queries cuDNN each time the shape changes), 1.06 s with EXHAUSTIVE (which times every candidate);
-#: HEURISTIC wins only when the same length repeats (0.05 against 0.08 s). Copies use the default
-#: stream.
+#: DEFAULT takes cuDNN's default algorithm without asking for one, where HEURISTIC queries cuDNN and
+#: EXHAUSTIVE times every candidate each time the shape changes (both slower here; they win only
+#: when the same length repeats; ``docs/performance.md``, "GPU"). Copies use the default stream.
 CUDA_PROVIDER_OPTIONS: dict[str, Any] = {
     "cudnn_conv_algo_search": "DEFAULT",
     "do_copy_in_default_stream": True,

@@ -1,34 +1,35 @@
 """A long first piece sent in two parts, heard as one: the CPU model cut where it can be resumed.
 
-Why: a reply's first piece is synthesized whole before any of it is sent, and ~95 % of an
-inference is the vocoder, so a long first clause ("Today you used 12.4 kWh of electricity,", ~3 s
-of speech) is the slowest first audio. Cutting its *text* shorter is no answer: the model ends the
-shorter text like a sentence (its last word drawn out, pitch falling; ``bench/split_decode.py``).
+Why: a reply's first piece is synthesized whole before any of it is sent, and most of an
+inference is the vocoder, so a long first clause ("Today you used 12.4 kWh of electricity,") is
+the slowest first audio. Cutting its *text* shorter is no answer: the model ends the shorter text
+like a sentence (its last word drawn out, pitch falling; ``bench/split_decode.py``).
 
 How: Kokoro predicts the whole text's durations, pitch and energy first, and its decoder then turns
 frame-aligned features (one frame = 600 samples) into audio. So the model is cut in parts:
 
 * ``prosody``: tokens → aligned features, F0, energy and durations (the text encoder and
-  predictors, ~5 % of an inference);
-* ``frames``: those → the decoder's frame-rate output, the generator's input (~2 %); run over the
-  whole piece, so it is exactly what the whole model computes;
+  predictors, a small share of an inference);
+* ``frames``: those → the decoder's frame-rate output, the generator's input; run over the whole
+  piece, so it is exactly what the whole model computes;
 * ``head``: the generator (the rest) over frames [0, e), returning, besides the audio, the mean
   and variance of every normalization it did;
 * ``tail``: the generator over frames [s, end), normalizing with the head's statistics pooled with its own;
 * ``generator``: the generator as it is, over all frames (a piece that is not cut).
 
-The generator's ~54 AdaIN normalizations take mean and variance over the frames they are given, so
-a tail decoded on its own comes out at its own level: 2.6 dB louder than its head (median over 68
-first clauses, cut in the middle; p90 4.4 dB), a step heard at the seam. Normalizing the tail with
-the head's statistics makes the two one consistent decode, but a head of a few words and pauses can
-have statistics unlike the clause's, and its tail then came out up to 11 dB off. So the tail pools
-the head's statistics (weight ``HEAD_WEIGHT``) with its own, which keeps it within ~2 dB of one
-decode of the clause, and ``join_level`` matches its level to the head's at the seam, easing back
-over the tail. The frame-rate decoder is not cut at all: in a head its first normalization can see
-a channel that hardly moves (variance ~1e-14). Frames near a cut lack their neighbours (zero
-padding), so each part decodes ``OVERLAP_FRAMES`` past the cut and the two are crossfaded over the
-middle ``CROSSFADE_FRAMES``. The harmonic source's phase (a running sum of F0 from the first frame)
-is carried into the tail through a ``phase0`` input.
+The generator's AdaIN normalizations take mean and variance over the frames they are given, so a
+tail decoded on its own comes out at its own level, louder than its head: a step heard at the
+seam. Normalizing the tail with the head's statistics alone makes the two one consistent decode,
+but a head of a few words and pauses can have statistics unlike the clause's, and its tail then
+comes out far off. So the tail pools the head's statistics (weight ``HEAD_WEIGHT``) with its own,
+and ``join_level`` matches its level to the head's at the seam, easing back over the tail. The
+frame-rate decoder is not cut at all: in a head its first normalization can see a channel that
+hardly moves (a near-zero variance). The figures are in ``docs/performance.md``.
+
+Frames near a cut lack their neighbours (zero padding), so each part decodes ``OVERLAP_FRAMES``
+past the cut and the two are crossfaded over the middle ``CROSSFADE_FRAMES``. The harmonic
+source's phase (a running sum of F0 from the first frame) is carried into the tail through a
+``phase0`` input.
 
 ``prosody`` + ``frames`` + ``generator`` (or ``head`` over all frames) is the whole model's audio
 bit for bit (checked once per build and machine, see ``SplitModel.check``), so a piece that is not
@@ -58,12 +59,10 @@ SAMPLES_PER_FRAME = 600
 OVERLAP_FRAMES = 4
 #: Frames around the cut over which the head fades into the tail.
 CROSSFADE_FRAMES = 4
-#: Weight of the head's statistics in the tail's normalization (the tail's own: the rest). Measured
-#: at the engine's cuts of 68 first clauses: 1.0 (the head's alone) keeps the two parts at one
-#: level in most clauses but sends a tail 11 dB off in some (a head of a few words and pauses has
-#: statistics unlike the clause's); 0.75 keeps the tail within 2.1 dB of one decode of the clause.
+#: Weight of the head's statistics in the tail's normalization (the tail's own: the rest): the
+#: head's alone sends some tails far off, pooled they stay near one decode of the clause.
 HEAD_WEIGHT = 0.75
-#: Largest level correction at the seam, dB (the head is 0.5–2.5 dB quieter than one decode, p10–p90).
+#: Largest level correction at the seam, dB: a larger difference says little about the level.
 MAX_JOIN_DB = 3.0
 PARTS = ("prosody", "frames", "head", "tail", "generator")
 
@@ -110,7 +109,7 @@ class SplitModel:
     def prosody(
         self, ids: list[int], style: npt.NDArray[np.float32], speed: float, run_options: ort.RunOptions | None
     ) -> Prosody:
-        """Durations, pitch, and the frame-rate decoding of the whole piece (~7 % of an inference)."""
+        """Durations, pitch, and the frame-rate decoding of the whole piece."""
         return self.prosody_of(self._feeds_for(ids, style, speed), run_options)
 
     def _feeds_for(
@@ -222,9 +221,7 @@ def join_level(overlap: npt.NDArray[np.float32], tail: npt.NDArray[np.float32]) 
     """*tail* brought to the head's level at the seam: the level difference over the stretch both
     decoded (*overlap*, the head's; *tail* starts with the same stretch) is applied at the tail's
     start and eased to nothing by its end (the head is normalized over fewer frames than the
-    clause, ~1.7 dB quieter than one decode of it; the tail nearly as one decode). Over 270 first
-    clauses (three voices), against one decode: without it the seam steps by +1.85 dB (median; p90
-    3.44 dB), with it by +0.11 dB (p10 -1.42, p90 +1.27)."""
+    clause and comes out quieter than one decode of it; the tail nearly as one decode)."""
     reference, stretch = (np.square(a, dtype=np.float64).mean() for a in (overlap, tail[: overlap.size]))
     if reference <= 1e-12 or stretch <= 1e-12:
         return tail

@@ -173,8 +173,8 @@ class _FFmpegEncoder:
         self._stream = stream
         self._samples = 0
         self._finished = False
-        # Encoding runs in worker threads (it costs ~30 ms per second of audio; the event loop must
-        # not wait on it): one call at a time, and never a close under a running encode.
+        # Encoding runs in worker threads (the event loop must not wait on it): one call at a
+        # time, and never a close under a running encode.
         self._lock = threading.Lock()
 
     def encode(self, pcm: bytes) -> bytes:

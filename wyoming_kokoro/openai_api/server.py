@@ -55,32 +55,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
 from ..config import Config
 from ..engine import AudioPiece, EngineBusy, EngineError, KokoroEngine, SynthesisStream
-from ..voices import VoiceError, parse_blend
-from .encoders import DEFAULT_FORMAT, FORMATS, AudioEncoder, close_encoder, make_encoder
+from ..voices import VoiceError
+from .encoders import FORMATS, AudioEncoder, close_encoder, make_encoder
+from .requests import MODELS, OPENAI_VOICES, ApiError, Speech, validate
 
 _LOGGER = logging.getLogger(__name__)
-
-#: Model names accepted in ``model``; they all mean the one Kokoro model this server runs.
-MODELS: tuple[str, ...] = ("kokoro", "tts-1", "tts-1-hd")
-
-#: OpenAI's classic voice names → the Kokoro v1.0 voices named after them.
-OPENAI_VOICES: dict[str, str] = {
-    "alloy": "af_alloy",
-    "echo": "am_echo",
-    "fable": "bm_fable",
-    "onyx": "am_onyx",
-    "nova": "af_nova",
-    "shimmer": "af_sky",
-}
-
-#: The speed range OpenAI's API accepts, and the narrower one Kokoro can render.
-OPENAI_SPEED_RANGE = (0.25, 4.0)
-KOKORO_SPEED_RANGE = (0.5, 2.0)
 
 #: How long ``close`` waits for replies in progress before they are cut off.
 _SHUTDOWN_TIMEOUT = 5.0
@@ -89,67 +72,6 @@ ENGINE_KEY = web.AppKey("engine", KokoroEngine)
 CONFIG_KEY = web.AppKey("config", Config)
 #: Synthesis streams of requests in progress (a client that goes away must not leave one behind).
 ACTIVE_STREAMS_KEY: web.AppKey[set[SynthesisStream]] = web.AppKey("active_streams")
-
-
-class ApiError(Exception):
-    """A request that cannot be served; becomes an OpenAI-style JSON error response."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        param: str | None = None,
-        code: str | None = None,
-        error_type: str = "invalid_request_error",
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.param = param
-        self.code = code
-        self.error_type = error_type
-        self.headers = headers or {}
-
-    def response(self) -> web.Response:
-        body = {
-            "error": {
-                "message": self.message,
-                "type": self.error_type,
-                "param": self.param,
-                "code": self.code,
-            }
-        }
-        return web.json_response(body, status=self.status, headers=self.headers)
-
-
-class SpeechRequest(BaseModel):
-    """The JSON body of ``POST /v1/audio/speech``. Unknown fields (``instructions``, a client's
-    extras) are ignored, as a drop-in replacement for OpenAI must not choke on them."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    model: str = "kokoro"
-    input: str
-    voice: str | None = None
-    response_format: str = DEFAULT_FORMAT
-    speed: float | None = None
-    stream: bool = False
-    #: OpenAI's newer models can answer in server-sent events; only raw audio is offered here.
-    stream_format: str | None = None
-
-
-@dataclass(frozen=True)
-class _Speech:
-    """A validated speech request, in the engine's terms."""
-
-    text: str
-    voice: str | None
-    format: str
-    speed: float | None
-    requested_speed: float | None
-    stream: bool
 
 
 @dataclass
@@ -286,7 +208,7 @@ async def _cancel_active_streams(app: web.Application) -> None:
 async def _speech(request: web.Request) -> web.StreamResponse:
     received = time.monotonic()
     engine = request.app[ENGINE_KEY]
-    speech = _validate(await _read_json(request), engine, request.app[CONFIG_KEY])
+    speech = validate(await _read_json(request), engine, request.app[CONFIG_KEY])
     stream = _open_stream(engine, speech)
     active = request.app[ACTIVE_STREAMS_KEY]
     active.add(stream)
@@ -341,106 +263,7 @@ async def _read_json(request: web.Request) -> Any:
         raise ApiError(400, f"The request body is not valid JSON: {err}", code="invalid_json") from None
 
 
-def _validate(data: Any, engine: KokoroEngine, config: Config) -> _Speech:
-    """Check everything that can be checked before synthesis; raise ApiError naming the field."""
-    if not isinstance(data, dict):
-        raise ApiError(400, "The request body must be a JSON object", code="invalid_json")
-    try:
-        request = SpeechRequest.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        param = ".".join(str(part) for part in first["loc"]) or None
-        code = "missing_required_parameter" if first["type"] == "missing" else "invalid_value"
-        raise ApiError(400, f"{param}: {first['msg']}", param=param, code=code) from None
-    if request.model not in MODELS:
-        raise ApiError(
-            400,
-            f"Unknown model {request.model!r}; this server offers {', '.join(MODELS)} (all Kokoro-82M)",
-            param="model",
-            code="model_not_found",
-        )
-    fmt = request.response_format.lower()
-    if fmt not in FORMATS:
-        raise ApiError(
-            400,
-            f"Unsupported response_format {request.response_format!r}; use one of {', '.join(FORMATS)}",
-            param="response_format",
-            code="unsupported_format",
-        )
-    if request.stream and not FORMATS[fmt].streamable:
-        streamable = ", ".join(name for name, info in FORMATS.items() if info.streamable)
-        raise ApiError(
-            400,
-            f"{fmt} cannot be streamed: its header needs the total length and checksum, known only at "
-            f"the end. Use stream: false for {fmt}, or stream one of {streamable}",
-            param="stream",
-            code="unsupported_stream_format",
-        )
-    if request.stream_format not in (None, "audio"):
-        raise ApiError(
-            400,
-            f"stream_format {request.stream_format!r} is not supported; this server sends raw audio "
-            "(stream_format 'audio'), streamed with stream: true",
-            param="stream_format",
-            code="unsupported_stream_format",
-        )
-    text = request.input
-    if not text.strip():
-        raise ApiError(400, "input is empty", param="input", code="empty_input")
-    limit = config.limits.max_text_chars
-    if len(text) > limit:
-        raise ApiError(
-            400,
-            f"input is {len(text)} characters; this server accepts at most {limit} (limits.max_text_chars)",
-            param="input",
-            code="input_too_long",
-        )
-    speed = request.speed
-    if speed is not None:
-        low, high = OPENAI_SPEED_RANGE
-        if not low <= speed <= high:
-            raise ApiError(
-                400,
-                f"speed must be between {low} and {high}, got {speed}",
-                param="speed",
-                code="invalid_value",
-            )
-        speed = min(max(speed, KOKORO_SPEED_RANGE[0]), KOKORO_SPEED_RANGE[1])
-    return _Speech(
-        text=text,
-        voice=_voice_spec(engine, request.voice),
-        format=fmt,
-        speed=speed,
-        requested_speed=request.speed,
-        stream=request.stream,
-    )
-
-
-def _voice_spec(engine: KokoroEngine, requested: str | None) -> str | None:
-    """The voice spec for the engine: as given, or an OpenAI name mapped to its Kokoro voice."""
-    if requested is None or not requested.strip():
-        return None
-    requested = requested.strip()
-    try:
-        parse_blend(requested)
-    except VoiceError as err:
-        raise ApiError(400, str(err), param="voice", code="invalid_voice") from None
-    try:
-        engine.voices.resolve(requested)
-        return requested
-    except VoiceError as err:
-        alias = OPENAI_VOICES.get(requested.lower())
-        if alias is not None and alias in engine.voices.names:
-            return alias
-        raise ApiError(
-            400,
-            f"Voice {requested!r} not found: {err}. GET /v1/audio/voices lists voices and blends",
-            param="voice",
-            code="voice_not_found",
-        ) from None
-
-
-def _open_stream(engine: KokoroEngine, speech: _Speech) -> SynthesisStream:
+def _open_stream(engine: KokoroEngine, speech: Speech) -> SynthesisStream:
     try:
         return engine.open_stream(voice=speech.voice, speed=speech.speed)
     except EngineBusy as err:
@@ -463,7 +286,7 @@ async def _next_piece(pieces: AsyncIterator[AudioPiece]) -> AudioPiece | None:
         ) from None
 
 
-def _audio_headers(speech: _Speech, stream: SynthesisStream, ttfa_ms: float) -> dict[str, str]:
+def _audio_headers(speech: Speech, stream: SynthesisStream, ttfa_ms: float) -> dict[str, str]:
     headers = {
         "Content-Type": FORMATS[speech.format].content_type,
         "X-Time-To-First-Audio-Ms": f"{ttfa_ms:.0f}",
@@ -590,7 +413,6 @@ __all__ = [
     "OPENAI_VOICES",
     "ApiError",
     "HttpServerHandle",
-    "SpeechRequest",
     "create_app",
     "parse_http_uri",
     "start_http_server",

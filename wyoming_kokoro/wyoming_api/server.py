@@ -27,7 +27,8 @@ from wyoming.server import AsyncServer, AsyncStdioServer, AsyncTcpServer, AsyncU
 from ..config import Config
 from ..engine import KokoroEngine
 from .discovery import Discovery, announce_address, instance_name
-from .handler import HandlerContext, KokoroEventHandler, build_info
+from .handler import HandlerContext, KokoroEventHandler
+from .info import build_info
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -1,62 +1,35 @@
 """The int8 model rearranged for fast CPU kernels: ConvInteger as im2col + MatMulInteger, and more.
 
-Why: ~58 % of a CPU inference is the vocoder's 87 ``ConvInteger`` nodes, and ONNX Runtime runs
-them as uint8 × uint8 products (the export stores its weights as uint8 with a zero point) at
-~85 GFLOP/s on the 2-core Xeon this project targets. The very same integer products done as a
-``MatMulInteger`` of uint8 activations by *int8* weights hit MLAS's VNNI/AMX kernels instead,
-~20× faster per product (measured: 5.7 ms vs ~40 ms for the largest conv). The extra copies this
-layout needs (an im2col ``Gather`` and two transposes per conv) eat part of that; the whole
-inference is still ~1.5–1.9× faster (``bench/models.py``). The price is paid once per start:
-ONNX Runtime takes ~4 s longer to plan this larger graph (~6 s instead of ~2 s here).
+Why: most of a CPU inference is the vocoder's ``ConvInteger`` nodes, which ONNX Runtime runs as
+uint8 × uint8 products (the export stores its weights as uint8 with a zero point). The very same
+integer products done as a ``MatMulInteger`` of uint8 activations by *int8* weights hit MLAS's
+VNNI/AMX kernels instead, many times faster per product; the extra copies the layout needs (an
+im2col ``Gather`` and two transposes per conv) eat part of that. ONNX Runtime takes longer to plan
+the larger graph, once per start. Four float rewrites (``cpu_rewrites.py``) do the same arithmetic
+in fewer passes: fused scaling after each conv, AdaIN as ``InstanceNormalization``, the STFT as a
+``Conv`` with *the STFT op's own basis* (read back by transforming unit impulses: the vocoder takes
+the phase of every bin, including DC and Nyquist whose imaginary parts are rounding noise, and a
+textbook basis with exact zeros there changes the sound), and ``Pow(x, 2)`` as ``Mul(x, x)``.
 
-Four more rewrites take another ~20 % off (``bench/models.py``), each the same arithmetic in fewer
-passes over memory or on a faster kernel:
+The conv rewrite alone is exact: ``W_q - zero_point`` fits int8 for every conv (checked), padding
+uses the activation's own zero point as ConvInteger does, and integer sums do not round:
+``build_cpu_model(exact=True)`` gives bit for bit the int8 model's audio (tested). The float
+rewrites round differently in the last bit, which a re-quantized activation can turn into an 8-bit
+step: the waveform is not identical, the sound is (``band_distance_db`` against ``MAX_BAND_DB``).
 
-* after each rewritten conv, the export's int32 bias add, cast and rescale become the bias and
-  scales of one ``MatMulIntegerToFloat`` (ONNX Runtime's fused kernel);
-* the 62 AdaIN normalizations, written out by the export as nine ops (mean, subtract, square, mean,
-  add ε, square root, divide, scale, shift), become one ``InstanceNormalization`` each;
-* the vocoder's ``STFT`` (20-point frames of the harmonic source; ONNX Runtime computes it one
-  small DFT at a time on one thread) becomes a float ``Conv`` whose kernels are *the STFT op's own
-  basis*, read back from ONNX Runtime by transforming unit impulses. The basis matters: the vocoder
-  takes the phase of every bin, including DC and Nyquist, whose imaginary parts are rounding noise
-  (~1e-7), and the network is sensitive to the sign of that noise. A textbook DFT basis (exact
-  zeros there) changes the sound by 3–8 dB in some bands; the op's own basis reproduces it (per-band
-  mean difference within ±0.04 dB of the int8 model over 45 pieces, three voices);
-* Snake's ``Pow(sin, 2)`` becomes ``Mul(sin, sin)``: the same bits, ~30 % less time per op.
-
-The conv rewrite alone is exact: the weights' ``W_q - zero_point`` fits int8 for every conv of the
-export (it is checked), padding uses the activation's own zero point as ConvInteger does, and
-integer accumulation has no rounding, on CPUs with AVX2 too (below): ``build_cpu_model(exact=True)``
-gives bit-for-bit the int8 model's audio (tested). The float rewrites round differently in the last
-bit, and the int8 graph re-quantizes its activations before every conv, so a last-bit difference can
-move an 8-bit step: the waveform is not identical, the sound is. Measured on real voices
-(``band_distance_db``, 45 pieces of the benchmark replies, three voices): the loudest frames'
-spectra differ by 0.72 dB (median; max 0.96) on average over 40 mel-spaced bands, and every band's
-mean difference is within ±0.04 dB, i.e. no change of timbre: less than the int8 model differs from
-the float model it was quantized from (~1 dB), and whisper-base hears the same words (bench/wer.py).
-
-CPUs with AVX2 but no VNNI/AMX (AMD up to Zen 3, many Intel desktops) run uint8 × int8 through
-``vpmaddubsw``, which adds the products of two neighbouring weights (rows 2j and 2j + 1 of a
-column) into a *saturating* 16-bit sum: exact only while the two weights' magnitudes of one sign
-add up to at most 128 (255 · 128 = 32640). All but two of the export's 87 convs keep to that (their
-weights span about ±64–88); the two that do not (``F0_conv`` and ``N_conv``: three weights each,
-the pitch and energy curves into the decoder) stay ``ConvInteger`` (``may_saturate``), and the
-rewrite is then bit-for-bit exact there too. Measured on a 2-core AMD EPYC (Zen 3, AVX2):
-real-time factor 0.43 against 0.50 for the fused model below and 0.54 for the export
-(``bench/models.py``); with those two convs rewritten too, the pitch curve saturates and the sound
-is 2.6 dB off.
-
-Other CPUs (ARM, x86 without AVX2) keep the export's ``ConvInteger`` and get the float rewrites
-alone: the *fused* model (not measured there; the same checks guard it). It is also what a gemm
-model that fails its checks falls back to: its fused normalizations still let the model be cut for
-a reply's first audio (``split_model.py``), which the export's written-out ones do not.
+CPUs with AVX2 but no VNNI/AMX run uint8 × int8 through ``vpmaddubsw``, which adds two neighbouring
+weights' products into a *saturating* 16-bit sum: exact only while the two weights' magnitudes of
+one sign add up to at most 128. The two convs whose weights could exceed that (``F0_conv`` and
+``N_conv``) stay ``ConvInteger`` (``may_saturate``), and the rewrite is exact there too. Other
+CPUs (ARM, x86 without AVX2) keep the export's convs and get the float rewrites alone: the *fused*
+model, which is also what a gemm model that fails its checks falls back to (its fused
+normalizations still let the model be cut for a reply's first audio, ``model/split.py``).
 
 The model is *checked on the machine that uses it* before it is trusted: the integer kernel must
-give exact sums for the worst inputs the rewritten weights allow (a kernel that pairs other rows,
-or saturates sooner, fails), and the rewritten model must sound like the int8 model (same length,
-spectra within ``MAX_BAND_DB``). The result is stamped with the CPU it ran on and ONNX Runtime's
-version, so a cache moved to another CPU, or an upgrade, is checked again.
+give exact sums for the worst inputs the rewritten weights allow, and the rewritten model must
+sound like the int8 model (same length, spectra within ``MAX_BAND_DB``). The result is stamped with
+the CPU and ONNX Runtime's version, so a cache moved to another CPU, or an upgrade, is checked
+again. The speed-ups on each kind of CPU are in ``docs/performance.md`` (``bench/models.py``).
 
 Per conv (1-D, group 1, batch 1), with ``xq`` [1, C_in, T] uint8 and its zero point ``xz``:
 
@@ -75,6 +48,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..sessions import CHECK_IDS, style_for
 from .cpu_rewrites import (
     CpuModelError,
     fuse_conv_scaling,
@@ -110,8 +84,8 @@ FUSED_MODEL_FILENAME = "kokoro-v1.0.int8-fused.onnx"
 BUILDER_VERSION = 6
 
 #: The rewritten model's loudest frames may differ from the int8 model's by this much, in dB
-#: averaged over mel-spaced bands (measured: 0.72 dB median, 0.96 max on real voices; a saturating
-#: kernel or a wrong rewrite, e.g. a textbook STFT basis at 3.4 dB, changes the sound by more).
+#: averaged over mel-spaced bands: above what the float rewrites' rounding moves on real voices,
+#: below what a saturating kernel or a wrong rewrite (a textbook STFT basis) does.
 MAX_BAND_DB = 2.0
 
 #: x86 feature flags of CPUs whose MLAS uint8 × int8 kernels are faster than the export's convs and
@@ -243,7 +217,7 @@ def _ensure_rewritten(
 ) -> Path:
     """The gemm model (*convs*) or the fused one, from the cache when its stamp matches, else built
     and checked (and removed again when a check fails: CpuModelError, remembered in a
-    ``.failed.json`` beside it so the next start does not spend ~10 s to fail the same way)."""
+    ``.failed.json`` beside it so the next start does not spend seconds to fail the same way)."""
     import onnxruntime
 
     dst = Path(cache_dir) / (GEMM_MODEL_FILENAME if convs else FUSED_MODEL_FILENAME)
@@ -366,8 +340,8 @@ def check_equivalent(reference: Any, candidate: Any, voice: npt.NDArray[Any]) ->
 
     table = np.asarray(voice, dtype=np.float32).reshape(len(voice), -1)
     for length in _CHECK_LENGTHS:
-        ids = np.array([[0, *([50, 156, 86, 54, 57, 4] * 20)[:length], 0]], dtype=np.int64)
-        style = table[length - 1].reshape(1, -1)
+        ids = np.array([[0, *(CHECK_IDS * 20)[:length], 0]], dtype=np.int64)
+        style = style_for(table, length)
         feeds = {"tokens": ids, "style": style, "speed": np.array([1.0], dtype=np.float32)}
         want = np.asarray(reference.run(None, feeds)[0]).ravel()
         got = np.asarray(candidate.run(None, feeds)[0]).ravel()

@@ -79,15 +79,17 @@ class _Builder:
         return name
 
 
-def _conv_as_matmul(
-    node: NodeProto, constants: dict[str, npt.NDArray[Any]], builder: _Builder
-) -> list[NodeProto] | None:
-    """The nodes computing *node* (a ConvInteger) as im2col + MatMulInteger, or None if ineligible."""
+def _centred_weights(
+    node: NodeProto, constants: dict[str, npt.NDArray[Any]]
+) -> tuple[npt.NDArray[Any], dict[str, Any]] | None:
+    """A ConvInteger's weights with their zero point taken off (int32, within int8's range) and its
+    attributes, when the conv can be rewritten: constant uint8 weights with one zero point, an
+    activation zero point, no groups, explicit padding. None otherwise."""
     import numpy as np
     from onnx import helper
 
     inputs = list(node.input) + [""] * (4 - len(node.input))
-    x_q, weight_name, x_zero, w_zero_name = inputs[:4]
+    _, weight_name, x_zero, w_zero_name = inputs[:4]
     weight = constants.get(weight_name)
     w_zero = constants.get(w_zero_name) if w_zero_name else np.zeros((), dtype=np.uint8)
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
@@ -105,7 +107,22 @@ def _conv_as_matmul(
     centred = weight.astype(np.int32) - int(w_zero.reshape(()))
     if centred.min() < -128 or centred.max() > 127:
         return None
-    c_out, c_in, taps = weight.shape
+    return centred, attrs
+
+
+def _conv_as_matmul(
+    node: NodeProto, constants: dict[str, npt.NDArray[Any]], builder: _Builder
+) -> list[NodeProto] | None:
+    """The nodes computing *node* (a ConvInteger) as im2col + MatMulInteger, or None if ineligible."""
+    import numpy as np
+    from onnx import helper
+
+    eligible = _centred_weights(node, constants)
+    if eligible is None:
+        return None
+    centred, attrs = eligible
+    x_q, x_zero = node.input[0], node.input[2]
+    c_out, c_in, taps = centred.shape
     dilation = int(attrs.get("dilations", [1])[0])
     stride = int(attrs.get("strides", [1])[0])
     pad_begin, pad_end = (int(p) for p in attrs.get("pads", [0, 0]))
@@ -222,6 +239,35 @@ def _other(node: NodeProto, name: str) -> str:
     return second if first == name else first
 
 
+def _scaling_chain(g: _Graph, matmul: NodeProto) -> tuple[Any, ...] | None:
+    """The export's nodes after a rewritten conv's MatMulInteger that ``fuse_conv_scaling`` folds
+    in: (transpose, unsqueeze, bias add or None, cast, rescale, the scale's name, the activation
+    scale's and the weights' scale's names, the weights' constant scale); None when they are not
+    laid out as expected."""
+    transpose = g.only_consumer(matmul.output[0], "Transpose")
+    unsqueeze = transpose and g.only_consumer(transpose.output[0], "Unsqueeze")
+    # Convs with a bias add it in int32 first; 1×1 convs without one go straight to the cast.
+    add = unsqueeze and g.only_consumer(unsqueeze.output[0], "Add")
+    cast = unsqueeze and g.only_consumer((add or unsqueeze).output[0], "Cast")
+    rescale = cast and g.only_consumer(cast.output[0], "Mul")
+    if not (transpose and unsqueeze and cast and rescale) or len(matmul.input) < 3:
+        return None
+    if any(a.name == "to" and a.i != 1 for a in cast.attribute):  # to float32 only
+        return None
+    scale = _other(rescale, cast.output[0])
+    scales = g.made_by(scale, "Mul")
+    if scales is None:
+        return None
+    # One factor is the activation's scale (DynamicQuantizeLinear's, a scalar), the other the
+    # weights' constant scale: scalar or one per output channel.
+    a_scale = next((i for i in scales.input if g.made_by(i, "DynamicQuantizeLinear")), None)
+    b_const = g.constants.get(_other(scales, a_scale)) if a_scale else None
+    c_out = int(g.constants[matmul.input[1]].shape[1]) if matmul.input[1] in g.constants else -1
+    if a_scale is None or b_const is None or b_const.size not in (1, c_out):
+        return None
+    return transpose, unsqueeze, add, cast, rescale, scale, a_scale, _other(scales, a_scale), b_const
+
+
 def fuse_conv_scaling(graph: GraphProto) -> int:
     """After a rewritten conv, the export's ``Add(int32 bias) → Cast → Mul(x_scale·w_scale)`` on the
     [1, C_out, T] result becomes the scales and float bias of one ``MatMulIntegerToFloat`` on the
@@ -236,28 +282,10 @@ def fuse_conv_scaling(graph: GraphProto) -> int:
     graph.initializer.append(numpy_helper.from_array(np.zeros(0, dtype=np.int64), scalar))
     fused = 0
     for matmul in [n for n in g.nodes if n.op_type == "MatMulInteger" and "/im2col/" in n.name]:
-        transpose = g.only_consumer(matmul.output[0], "Transpose")
-        unsqueeze = transpose and g.only_consumer(transpose.output[0], "Unsqueeze")
-        # Convs with a bias add it in int32 first; 1×1 convs without one go straight to the cast.
-        add = unsqueeze and g.only_consumer(unsqueeze.output[0], "Add")
-        cast = unsqueeze and g.only_consumer((add or unsqueeze).output[0], "Cast")
-        rescale = cast and g.only_consumer(cast.output[0], "Mul")
-        if not (transpose and unsqueeze and cast and rescale) or len(matmul.input) < 3:
+        chain = _scaling_chain(g, matmul)
+        if chain is None:
             continue
-        if any(a.name == "to" and a.i != 1 for a in cast.attribute):  # to float32 only
-            continue
-        scale = _other(rescale, cast.output[0])
-        scales = g.made_by(scale, "Mul")
-        if scales is None:
-            continue
-        # One factor is the activation's scale (DynamicQuantizeLinear's, a scalar), the other the
-        # weights' constant scale: scalar or one per output channel.
-        a_scale = next((i for i in scales.input if g.made_by(i, "DynamicQuantizeLinear")), None)
-        b_const = g.constants.get(_other(scales, a_scale)) if a_scale else None
-        c_out = int(g.constants[matmul.input[1]].shape[1]) if matmul.input[1] in g.constants else -1
-        if a_scale is None or b_const is None or b_const.size not in (1, c_out):
-            continue
-        b_scale = _other(scales, a_scale)
+        transpose, unsqueeze, add, cast, rescale, scale, a_scale, b_scale, b_const = chain
         p = matmul.name.rsplit("/", 1)[0] + "/fused"
         new, bias = [], ""
         if add is not None:
@@ -291,8 +319,8 @@ def fuse_conv_scaling(graph: GraphProto) -> int:
 
 def rewrite_instance_norms(graph: GraphProto) -> int:
     """The export's AdaIN normalization over time, ``(x − mean) / sqrt(var + ε) · γ + β`` written
-    as nine ops on [1, C, T], becomes one ``InstanceNormalization`` (γ, β reshaped to [C]): about
-    half the time on the 2-core CPU (1.4 ms vs 2.8 ms at 128 × 14281). Returns how many."""
+    as nine ops on [1, C, T], becomes one ``InstanceNormalization`` (γ, β reshaped to [C]): one
+    pass over memory instead of several. Returns how many."""
     import numpy as np
     from onnx import helper, numpy_helper
 
@@ -351,10 +379,9 @@ def rewrite_instance_norms(graph: GraphProto) -> int:
 
 def rewrite_stft(graph: GraphProto) -> int:
     """Each one-sided ``STFT`` with constant frame step, window and length becomes a strided float
-    ``Conv`` of the signal with ONNX Runtime's own DFT basis (see the module doc for why its own),
+    ``Conv`` of the signal with ONNX Runtime's own DFT basis (see ``cpu_model.py`` for why its own),
     laid out back to the op's [batch, frames, bins, 2]. ONNX Runtime runs the op as one small DFT
-    per frame on one thread (~7 % of an inference here); the conv is one threaded GEMM. Returns
-    how many."""
+    per frame on one thread; the conv is one threaded GEMM. Returns how many."""
     import numpy as np
     from onnx import helper, numpy_helper
 
@@ -396,8 +423,7 @@ def rewrite_stft(graph: GraphProto) -> int:
 
 def rewrite_squares(graph: GraphProto) -> int:
     """``Pow(x, 2)`` (Snake's sin², 48 times on the vocoder's largest tensors) becomes ``Mul(x, x)``:
-    the same correctly rounded product, ~30 % quicker in ONNX Runtime (0.45 vs 0.64 ms on
-    128 × 13081 floats here). Returns how many."""
+    the same correctly rounded product, on a quicker kernel. Returns how many."""
     import numpy as np
     from onnx import helper
 

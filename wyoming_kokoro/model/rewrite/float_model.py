@@ -36,10 +36,11 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .float16 import convert_to_fp16
 from .frame_cap import FrameCapError, cap_frames
 from .graph import (
     ModelBuildError,
@@ -67,9 +68,6 @@ FLOAT_MODEL_FILENAMES: dict[str, str] = {
     "fp16": "kokoro-v1.0.fp16-from-int8.onnx",
 }
 
-#: Where ``sha256_file`` records the hashes of the files in a folder.
-_HASHES = "hashes.json"
-
 # Bump whenever the conversion's output changes: ensure_float_model then rebuilds cached models.
 BUILDER_VERSION = 2
 
@@ -83,11 +81,6 @@ CUDA_UNSUPPORTED_QUANTIZED_OPS: frozenset[str] = frozenset(
 # The Kokoro ONNX interface every variant must keep, so callers can swap models freely.
 _EXPECTED_INPUTS = ("tokens", "style", "speed")
 _EXPECTED_OUTPUT = "audio"
-
-# fp16: anchors for the subgraphs that stay float32, see fp32_node_indices().
-_F0_UPSAMPLE_SCOPE = "/decoder/decoder/generator/f0_upsamp/"
-_NOISE_CONV_SCOPE = "/decoder/decoder/generator/noise_convs."
-_CONV_POST_SCOPE = "/decoder/decoder/generator/conv_post/"
 
 
 def quantized_op_types(path: Path) -> set[str]:
@@ -119,7 +112,7 @@ def build_float_model(src: Path, dst: Path, precision: Precision = "fp32") -> Pa
         raise ModelBuildError(f"{src}: {err}") from None
     _dequantize_graph(model.graph)
     if precision == "fp16":
-        model = _convert_to_fp16(model)
+        model = convert_to_fp16(model)
     data = model_bytes(
         onnx,
         model,
@@ -149,7 +142,7 @@ def ensure_float_model(
 
     A stamp file beside the model records the source's sha256 and the builder version; the
     cached model is reused only when both match, so a different int8 file or a fixed converter
-    rebuilds it instead of silently serving a stale one. Hashing costs ~0.2 s; building, seconds.
+    rebuilds it instead of silently serving a stale one.
     *source_sha256*: the int8 model's hash when the caller has just verified it (not hashed again).
     """
     _check_precision(precision)
@@ -453,282 +446,3 @@ def _dequantize_graph(graph: GraphProto) -> None:
     leftovers = [n.name for n in graph.node if n.op_type in CUDA_UNSUPPORTED_QUANTIZED_OPS]
     if leftovers:
         raise ModelBuildError(f"quantized nodes not matched by any known pattern: {leftovers[:5]}")
-
-
-# --------------------------------------------------------------------------------------------
-# fp16
-
-
-# Inputs that must stay float32 even in a float16 node (ONNX type constraints): Resize's roi and
-# scales.
-_ALWAYS_FLOAT_INPUTS: dict[str, frozenset[int]] = {"Resize": frozenset({1, 2})}
-_FP16_MAX = 65504.0
-_FP16_MIN_SUBNORMAL = 5.96e-8
-
-
-def _convert_to_fp16(model: ModelProto) -> ModelProto:
-    """Convert *model* to float16 except for the subgraphs that need float32.
-
-    ONNX Runtime's and onnxconverter-common's float16 converters accept a node block list, but
-    they round every tensor *between* two blocked nodes through float16 (a Cast pair per edge,
-    and duplicate Cast names when a tensor feeds several blocked nodes), which defeats the
-    point: the harmonic source's phase sum would still overflow. So this is a small converter
-    of its own: float tensors are cast only where they cross between the float16 and float32
-    regions, model inputs and outputs stay float32, and float32 constants read by both regions
-    are stored twice.
-    """
-    from onnx import TensorProto, helper, numpy_helper
-
-    graph = model.graph
-    nodes = list(graph.node)
-    if any(attr.HasField("g") or attr.graphs for node in nodes for attr in node.attribute):
-        raise ModelBuildError("fp16 conversion does not support subgraphs (If/Loop/Scan)")
-    keep_fp32 = fp32_node_indices(nodes)
-
-    # Element types of all tensors in the float32 graph; only whether a tensor is FLOAT matters.
-    elem_type = _infer_elem_types(model)
-    initializers = {t.name: t for t in graph.initializer}
-    elem_type.update({name: t.data_type for name, t in initializers.items()})
-    graph_inputs = {i.name for i in graph.input}
-    fp32_tensors = set(graph_inputs)  # float tensors computed in float32
-    for index in keep_fp32:
-        fp32_tensors.update(nodes[index].output)
-
-    def wanted(index: int, node: NodeProto, position: int) -> int:
-        if index in keep_fp32 or position in _ALWAYS_FLOAT_INPUTS.get(node.op_type, ()):
-            return TensorProto.FLOAT
-        return TensorProto.FLOAT16
-
-    def float_inputs(index: int, node: NodeProto) -> Iterator[tuple[int, str, int]]:
-        for position, name in enumerate(node.input):
-            if name and elem_type.get(name) == TensorProto.FLOAT:
-                yield position, name, wanted(index, node, position)
-            elif name and name not in elem_type:
-                raise ModelBuildError(f"fp16: no type inferred for {name!r} ({node.name})")
-
-    # Float initializers: convert in place when only float16 nodes read them, else add a copy.
-    init_wants: dict[str, set[int]] = defaultdict(set)
-    for index, node in enumerate(nodes):
-        for _, name, want in float_inputs(index, node):
-            if name in initializers:
-                init_wants[name].add(want)
-    fp16_init_name: dict[str, str] = {}
-    for name, wants in init_wants.items():
-        if TensorProto.FLOAT16 not in wants:
-            continue
-        values = to_fp16_array(numpy_helper.to_array(initializers[name]))
-        if wants == {TensorProto.FLOAT16}:
-            initializers[name].CopyFrom(numpy_helper.from_array(values, name))
-            fp16_init_name[name] = name
-        else:
-            fp16_init_name[name] = _unique(f"{name}_fp16", elem_type)
-            elem_type[fp16_init_name[name]] = TensorProto.FLOAT16
-            graph.initializer.append(numpy_helper.from_array(values, fp16_init_name[name]))
-
-    casts: dict[tuple[str, int], str] = {}
-    new_nodes: list[NodeProto] = []
-
-    def cast(name: str, to: int) -> str:
-        """Name of *name* cast to *to*, emitting the Cast before its first consumer."""
-        if (name, to) not in casts:
-            suffix = "fp16" if to == TensorProto.FLOAT16 else "fp32"
-            out = _unique(f"{name}_{suffix}", elem_type)
-            elem_type[out] = to
-            new_nodes.append(helper.make_node("Cast", [name], [out], name=out, to=to))
-            casts[name, to] = out
-        return casts[name, to]
-
-    for index, node in enumerate(nodes):
-        for position, name, want in float_inputs(index, node):
-            if name in initializers:
-                if want == TensorProto.FLOAT16:
-                    node.input[position] = fp16_init_name[name]
-                continue
-            have = TensorProto.FLOAT if name in fp32_tensors else TensorProto.FLOAT16
-            if have != want:
-                node.input[position] = cast(name, want)
-        if index not in keep_fp32:
-            _retype_attributes(node)
-        new_nodes.append(node)
-
-    # Model outputs stay float32: cast any that a float16 node computes.
-    renamed: dict[str, str] = {}
-    for output in graph.output:
-        name = output.name
-        if elem_type.get(name) == TensorProto.FLOAT and name not in fp32_tensors:
-            renamed[name] = _unique(f"{name}_fp16", elem_type)
-            elem_type[renamed[name]] = TensorProto.FLOAT16
-    for node in new_nodes:
-        for field in (node.input, node.output):
-            for position, name in enumerate(field):
-                if name in renamed:
-                    field[position] = renamed[name]
-    for name, fp16_name in renamed.items():
-        new_nodes.append(
-            helper.make_node("Cast", [fp16_name], [name], name=f"{name}_cast", to=TensorProto.FLOAT)
-        )
-
-    del graph.node[:]
-    graph.node.extend(new_nodes)
-    del graph.value_info[:]  # stale types; ONNX Runtime infers them again
-    return model
-
-
-def _retype_attributes(node: NodeProto) -> None:
-    """Make a float16 node's float-typed attributes (Cast targets, constants) float16."""
-    from onnx import AttributeProto, TensorProto, helper, numpy_helper
-
-    if node.op_type == "Cast":
-        for attr in node.attribute:
-            if attr.name == "to" and attr.i == TensorProto.FLOAT:
-                attr.i = TensorProto.FLOAT16
-    elif node.op_type == "ConstantOfShape" and not any(a.name == "value" for a in node.attribute):
-        node.attribute.append(
-            helper.make_attribute("value", helper.make_tensor("value", TensorProto.FLOAT16, [1], [0]))
-        )
-    for attr in node.attribute:
-        if attr.type == AttributeProto.TENSOR and attr.t.data_type == TensorProto.FLOAT:
-            values = to_fp16_array(numpy_helper.to_array(attr.t))
-            attr.t.CopyFrom(numpy_helper.from_array(values, attr.t.name))
-        elif attr.type == AttributeProto.TENSORS or attr.name == "dtype":
-            raise ModelBuildError(f"fp16: unsupported attribute {attr.name!r} on {node.name}")
-
-
-def to_fp16_array(values: npt.NDArray[Any]) -> npt.NDArray[np.float16]:
-    """Cast to float16 without creating inf (clip to ±65504) or zeros (tiny -> min subnormal).
-
-    The BERT attention mask uses float32's lowest value; as -inf it would turn 0 * mask into NaN.
-    """
-    import numpy as np
-
-    clipped = np.clip(values, -_FP16_MAX, _FP16_MAX)
-    tiny = (clipped != 0) & (np.abs(clipped) < _FP16_MIN_SUBNORMAL)
-    if tiny.any():
-        clipped = np.where(tiny, np.sign(clipped) * _FP16_MIN_SUBNORMAL, clipped)
-    return clipped.astype(np.float16)
-
-
-def _infer_elem_types(model: ModelProto) -> dict[str, int]:
-    """Element type of every tensor, by ONNX type inference on a weightless copy of the graph.
-
-    Large initializers become typed graph inputs so inference does not serialize 300 MB of
-    weights; small ones (shape constants) stay, as inference reads their values.
-    """
-    from onnx import helper, shape_inference
-
-    graph = model.graph
-    small = [t for t in graph.initializer if _num_elements(t.dims) <= 64]
-    small_names = {t.name for t in small}
-    weights = [
-        helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
-        for t in graph.initializer
-        if t.name not in small_names
-    ]
-    light = helper.make_model(
-        helper.make_graph(
-            list(graph.node),
-            graph.name,
-            [*graph.input, *weights],
-            list(graph.output),
-            small,
-            value_info=list(graph.value_info),
-        ),
-        opset_imports=list(model.opset_import),
-        ir_version=model.ir_version,
-    )
-    inferred = shape_inference.infer_shapes(light).graph
-    types = {
-        v.name: v.type.tensor_type.elem_type
-        for v in (*inferred.value_info, *inferred.input, *inferred.output)
-        if v.type.tensor_type.elem_type
-    }
-    types.update({t.name: t.data_type for t in graph.initializer})
-    # ONNX has no schemas for ONNX Runtime's contrib ops (FastGelu, SkipLayerNormalization,
-    # FusedMatMul here); their outputs have the type of their first input.
-    for node in graph.node:
-        if node.domain == "com.microsoft" and node.input and node.input[0] in types:
-            for name in node.output:
-                if name:
-                    types.setdefault(name, types[node.input[0]])
-    return types
-
-
-def _num_elements(dims: Iterable[int]) -> int:
-    count = 1
-    for dim in dims:
-        count *= dim
-    return count
-
-
-def _unique(name: str, taken: dict[str, int]) -> str:
-    candidate, suffix = name, 0
-    while candidate in taken:
-        suffix += 1
-        candidate = f"{name}_{suffix}"
-    return candidate
-
-
-def fp32_node_indices(nodes: list[NodeProto]) -> set[int]:
-    """Indices of the nodes that must compute in float32 in the fp16 model.
-
-    * Harmonic source: from the F0 upsampling to the noise convolutions' input. It integrates
-      F0 into a running phase (~5e4 rad after 6 s of audio at the 9th harmonic, overflowing
-      float16 beyond ~8 s and far too coarse before), then takes an STFT whose phase is
-      atan(imag / real): ratios up to ~7e5, and 0/0.
-    * Inverse STFT: everything after conv_post (exp of the log magnitude, sin of the phase, the
-      overlap-add and its normalisation, which divides by window sums).
-    * Alignment: from the duration Round to the token/frame comparisons. Frame indices above
-      2048 are not exact in float16 (long inputs at slow speed reach that), which would
-      misassign frames to tokens.
-    """
-    producer = {name: index for index, node in enumerate(nodes) for name in node.output if name}
-    consumers: dict[str, list[int]] = defaultdict(list)
-    for index, node in enumerate(nodes):
-        for name in node.input:
-            consumers[name].append(index)
-
-    def descendants(starts: Iterable[int]) -> set[int]:
-        seen: set[int] = set()
-        stack = list(starts)
-        while stack:
-            index = stack.pop()
-            if index not in seen:
-                seen.add(index)
-                stack.extend(c for name in nodes[index].output for c in consumers[name])
-        return seen
-
-    def ancestors(tensors: Iterable[str]) -> set[int]:
-        seen: set[int] = set()
-        stack = [producer[name] for name in tensors if name in producer]
-        while stack:
-            index = stack.pop()
-            if index not in seen:
-                seen.add(index)
-                stack.extend(producer[name] for name in nodes[index].input if name in producer)
-        return seen
-
-    def named(prefix: str) -> list[int]:
-        found = [index for index, node in enumerate(nodes) if node.name.startswith(prefix)]
-        if not found:
-            raise ModelBuildError(
-                f"fp16: no nodes under {prefix!r}; cannot locate the subgraphs that must stay "
-                "float32 (this converter knows the Kokoro v1.0 export)"
-            )
-        return found
-
-    def of_type(op_type: str) -> list[int]:
-        found = [index for index, node in enumerate(nodes) if node.op_type == op_type]
-        if len(found) != 1:
-            raise ModelBuildError(f"fp16: expected one {op_type} node, found {len(found)}")
-        return found
-
-    noise_conv_inputs = [nodes[index].input[0] for index in named(_NOISE_CONV_SCOPE)]
-    source = descendants(named(_F0_UPSAMPLE_SCOPE)) & ancestors(noise_conv_inputs)
-    conv_post = named(_CONV_POST_SCOPE)
-    istft = descendants(conv_post) - set(conv_post)
-    alignment = descendants(of_type("Round")) & ancestors(nodes[of_type("And")[0]].output)
-    return source | istft | alignment
-
-
-# --------------------------------------------------------------------------------------------
-# I/O

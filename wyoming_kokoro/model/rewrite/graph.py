@@ -65,7 +65,7 @@ def model_bytes(onnx: Any, model: ModelProto, producer: str, props: dict[str, st
 def sha256_file(path: Path) -> str:
     """The file's sha256, hashed once per change of the file: recorded with its size and
     modification time in ``hashes.json`` beside it, and taken from there while both stay the same
-    (a start checks ~250 MB of built models in their stamps: ~0.6 s of hashing on 2 cores)."""
+    (every start checks the built models in their stamps; hashing them each time would slow it)."""
     path = Path(path)
     try:
         info = path.stat()

@@ -81,7 +81,7 @@ def ensure_split_models(model_path: Path, cache_dir: Path) -> dict[str, Path]:
 def checked_here(model_path: Path, cache_dir: Path, machine: str) -> bool:
     """Whether the parts of *model_path* (as ``ensure_split_models`` last built them) passed
     ``SplitModel.check`` on *machine* (the CPU's kernels and ONNX Runtime's version: what decides
-    the parts' arithmetic). The check costs ~2 s of every start otherwise."""
+    the parts' arithmetic). The check would cost seconds of every start otherwise."""
     found = read_stamp(_stamp_path(model_path, cache_dir))
     return isinstance(found, dict) and machine in found.get("checked_on", [])
 
@@ -151,8 +151,8 @@ def _add_phase_input(graph: GraphProto) -> None:
 
 def _moments(x: str, mean: str, var: str, opset: int) -> list[Any]:
     """Nodes computing the mean and variance of *x* [1, C, T] over time ([1, C, 1] each) in two
-    passes (mean and sum of squares; variance = E[x²] − mean²): ~4 % of the generator's time,
-    against ~12 % for a centred second pass."""
+    passes (mean and sum of squares; variance = E[x²] − mean²), cheaper than a centred second
+    pass."""
     from onnx import TensorProto, helper
 
     on_time: dict[str, Any] = {"keepdims": 1} if opset >= 18 else {"keepdims": 1, "axes": [2]}
@@ -189,8 +189,8 @@ def _expose_statistics(graph: GraphProto, opset: int) -> list[str]:
     Each normalization's scale also reads them, times zero (γ + 0 · (mean + var) is γ exactly):
     ONNX Runtime orders nodes back from the graph's outputs, and statistics that nothing on the
     way to the audio needs were computed after all of it, keeping every normalization's input
-    (the generator's largest tensors) alive to the end of the run: ~1.8 MB per frame decoded
-    instead of ~0.5 MB, on the CPU. So they are computed just before their normalization."""
+    (the generator's largest tensors) alive to the end of the run, several times the memory per
+    frame decoded. So they are computed just before their normalization."""
     from onnx import TensorProto, helper, numpy_helper
 
     graph.initializer.extend(

@@ -26,7 +26,7 @@ def _tidy(words: str, british: bool) -> str:
 
 @lru_cache(maxsize=4096)
 def cardinal(n: int, british: bool = False) -> str:
-    """Cardinal words; cached because num2words costs ~30-60 µs per call."""
+    """Cardinal words; cached because num2words is slow per call and numbers repeat."""
     return _tidy(_EN.to_cardinal(n), british)
 
 
