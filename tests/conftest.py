@@ -35,7 +35,11 @@ def config(cache_dir: Path) -> Config:
             "zeroconf": {"enabled": False},
             # Tests measure real synthesis; the phrase cache is tested on its own engine config.
             "phrase_cache_size": 0,
-            "blends": {"warm_mix": "af_heart:0.6+af_bella:0.4"},
+            "presets": {
+                "warm_mix": {"voice": "af_heart:0.6+af_bella:0.4"},
+                "quick_heart": {"voice": "af_heart", "speed": 1.5},
+                "spaced_heart": {"voice": "af_heart", "sentence_silence": 0.7, "trailing_silence": 0.8},
+            },
         },
     )
 

@@ -172,6 +172,10 @@ def test_device_choices_are_config_devices(addon_config: dict[str, Any]) -> None
 def test_numeric_bounds_match_config(addon_config: dict[str, Any]) -> None:
     schema = addon_config["schema"]
     assert _bounds(schema["speed"]) == _field_bounds("speed")
+    for silence in ("sentence_silence", "trailing_silence"):
+        assert _bounds(schema[silence]) == _field_bounds(silence)
+        assert _bounds(schema["presets"][0][silence].rstrip("?")) == _field_bounds(silence)
+    assert _bounds(schema["presets"][0]["speed"].rstrip("?")) == _field_bounds("speed")
     low, _high = _bounds(schema["threads"])
     assert schema["threads"].endswith("?"), "threads must be optional (absent = auto)"
     with pytest.raises(Exception, match="threads"):
@@ -212,7 +216,13 @@ def test_sample_options_become_the_exact_server_command(tmp_path: Path) -> None:
     options = {
         "voice": "bf_emma",
         "speed": 1.25,
-        "blends": [
+        "sentence_silence": 0.25,
+        "trailing_silence": 0.5,
+        "presets": [
+            {"name": "quick_heart", "voice": "af_heart", "speed": 1.2, "description": "Heart, quicker"},
+            {"name": "slow_emma", "voice": "bf_emma", "speed": 0.8, "trailing_silence": 1.0},
+        ],
+        "blends": [  # the deprecated option: read as presets
             {"name": "warm_narrator", "blend": "af_heart:0.6+af_bella:0.4"},
             {"name": "duo", "blend": "bf_emma+bm_george"},
         ],
@@ -235,10 +245,15 @@ def test_sample_options_become_the_exact_server_command(tmp_path: Path) -> None:
     assert config.zeroconf.enabled is False
     assert config.voice == "bf_emma"
     assert config.speed == 1.25
-    assert config.blends == {
-        "warm_narrator": "af_heart:0.6+af_bella:0.4",
-        "duo": "bf_emma+bm_george",
+    assert (config.sentence_silence, config.trailing_silence) == (0.25, 0.5)
+    assert {name: preset.model_dump(exclude_none=True) for name, preset in config.presets.items()} == {
+        "quick_heart": {"voice": "af_heart", "speed": 1.2, "description": "Heart, quicker"},
+        "slow_emma": {"voice": "bf_emma", "speed": 0.8, "trailing_silence": 1.0},
+        "warm_narrator": {"voice": "af_heart:0.6+af_bella:0.4"},
+        "duo": {"voice": "bf_emma+bm_george"},
     }
+    assert config.blends == {}
+    assert "blends are deprecated" in result.stderr
     assert config.device == "cpu"
     assert config.threads == 2
     assert config.release_memory is True
@@ -276,13 +291,13 @@ def test_leftover_options_are_ignored_with_a_warning(tmp_path: Path) -> None:
     assert load_config(config_out).voice == "am_adam"
 
 
-def test_duplicate_blend_names_are_refused(tmp_path: Path) -> None:
+def test_duplicate_preset_names_are_refused(tmp_path: Path) -> None:
     result, config_out = _run_options(
         tmp_path,
-        {"blends": [{"name": "x", "blend": "af_heart"}, {"name": "x", "blend": "af_bella"}]},
+        {"blends": [{"name": "x", "blend": "af_heart"}], "presets": [{"name": "x", "voice": "af_bella"}]},
     )
     assert result.returncode == 1
-    assert "blend name 'x' is used twice" in result.stderr
+    assert "preset name 'x' is used twice" in result.stderr
     assert not config_out.exists()
 
 

@@ -131,6 +131,9 @@ def test_every_key_is_settable_from_the_environment(clean_environment: pytest.Mo
         "KOKORO_VOICE": "bf_emma",
         "KOKORO_LANGUAGE_VOICES__FR": "ff_siwis",
         "KOKORO_SPEED": "1.25",
+        "KOKORO_SENTENCE_SILENCE": "0.2",
+        "KOKORO_TRAILING_SILENCE": "0.5",
+        "KOKORO_PRESETS": '{"quick": {"voice": "af_heart", "speed": 1.2}}',
         "KOKORO_BLENDS": '{"duet": "af_heart:0.5+am_adam:0.5"}',
         "KOKORO_PHRASE_CACHE_SIZE": "0",
         "KOKORO_RELEASE_MEMORY": "yes",
@@ -156,6 +159,17 @@ def test_every_key_is_settable_from_the_environment(clean_environment: pytest.Mo
         "voice": "bf_emma",
         "language_voices": Config().language_voices,
         "speed": 1.25,
+        "sentence_silence": 0.2,
+        "trailing_silence": 0.5,
+        "presets": {
+            "quick": {
+                "voice": "af_heart",
+                "speed": 1.2,
+                "sentence_silence": None,
+                "trailing_silence": None,
+                "description": None,
+            }
+        },
         "blends": {"duet": "af_heart:0.5+am_adam:0.5"},
         "phrase_cache_size": 0,
         "release_memory": True,
@@ -210,3 +224,24 @@ def test_bad_environment_names_the_variable(
     with pytest.raises(ConfigError) as info:
         load_config(None, None, environment=True)
     assert message in str(info.value)
+
+
+def test_presets_and_blends_are_named_voices() -> None:
+    config = load_config(
+        None,
+        {
+            "presets": {"quick": {"voice": "af_heart", "speed": 1.2, "trailing_silence": 0.5}},
+            "blends": {"duet": "af_heart:0.5+am_adam:0.5"},
+        },
+    )
+    named = config.named_voices()
+    assert named["quick"].speed == 1.2 and named["quick"].trailing_silence == 0.5
+    assert named["duet"].voice == "af_heart:0.5+am_adam:0.5" and named["duet"].speed is None
+    with pytest.raises(ConfigError, match="duet is both a preset and a blend"):
+        load_config(None, {"presets": {"duet": {"voice": "af_heart"}}, "blends": {"duet": "af_bella"}})
+    with pytest.raises(ConfigError, match="speed"):
+        load_config(None, {"presets": {"fast": {"voice": "af_heart", "speed": 3}}})
+    with pytest.raises(ConfigError, match="voice"):
+        load_config(None, {"presets": {"nothing": {"speed": 1.1}}})
+    with pytest.raises(ConfigError, match="trailing_silence"):
+        load_config(None, {"trailing_silence": -1})

@@ -75,15 +75,21 @@ def shape_piece(
     return audio
 
 
-def pause_pcm(boundary: Boundary) -> bytes:
-    """The silence (16-bit PCM) that follows a piece ending at *boundary*.
+def silence_pcm(seconds: float) -> bytes:
+    """*seconds* of silence as 16-bit PCM."""
+    return bytes(int(seconds * SAMPLE_RATE) * SAMPLE_WIDTH)
+
+
+def pause_pcm(boundary: Boundary, extra: float = 0.0) -> bytes:
+    """The silence (16-bit PCM) that follows a piece ending at *boundary*, and *extra* seconds more
+    (a configured ``sentence_silence``).
 
     Added as a piece is sent, not when it is synthesized: a reply's first sentence may be
     synthesized before it is known whether another follows ("end": none, "sentence": 0.3 s), and
     the phrase cache keeps pieces without it, so a cached sentence gets the pause of where it is
     said this time.
     """
-    return bytes(int(PAUSE_SECONDS[boundary] * SAMPLE_RATE) * SAMPLE_WIDTH)
+    return silence_pcm(PAUSE_SECONDS[boundary] + extra)
 
 
 def crossfade(

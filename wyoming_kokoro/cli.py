@@ -224,10 +224,11 @@ def _cmd_synth(config: Config, args: argparse.Namespace) -> int:
 
 def _cmd_voices(config: Config) -> int:
     from . import assets
-    from .voices import VoiceLibrary, describe_voice
+    from .engine.loader import voice_library
+    from .voices import describe_voice
 
     tables = assets.load_voices(assets.ensure_voices(config.voices, config.resolved_cache_dir()))
-    library = VoiceLibrary(tables, config.blends)
+    library = voice_library(config, tables)
     print(f"{'voice':<16} {'language':<9} {'gender':<7} description")
     for info in library.catalog():
         print(f"{info.name:<16} {info.language_tag:<9} {info.gender or '-':<7} {info.description}")

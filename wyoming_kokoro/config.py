@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -39,6 +39,8 @@ DEFAULT_URI = f"tcp://0.0.0.0:{DEFAULT_PORT}"
 #: Speaking rates Kokoro takes (outside them speech breaks up); 1.0 is the voice's own rate.
 MIN_SPEED = 0.5
 MAX_SPEED = 2.0
+#: Longest silence a setting may add (seconds): more is a mistake, not a pause.
+MAX_SILENCE = 10.0
 
 #: Environment variables: this prefix, then the key in capitals, ``__`` between nested keys.
 ENV_PREFIX = "KOKORO_"
@@ -84,6 +86,19 @@ class HttpConfig(_Section):
         return value
 
 
+class PresetConfig(_Section):
+    """A voice as Home Assistant lists it, with how it speaks: a voice or blend, and optionally a
+    speed and silences of its own (unset ones follow the top-level settings)."""
+
+    #: A voice name or a blend expression, e.g. ``af_heart`` or ``af_heart:0.6+af_bella:0.4``.
+    voice: str = Field(min_length=1)
+    speed: float | None = Field(None, ge=MIN_SPEED, le=MAX_SPEED)
+    sentence_silence: float | None = Field(None, ge=0, le=MAX_SILENCE)
+    trailing_silence: float | None = Field(None, ge=0, le=MAX_SILENCE)
+    #: Shown in Home Assistant's voice list; a description is made up when unset.
+    description: str | None = None
+
+
 class LimitsConfig(_Section):
     """Bounds that keep one misbehaving client from hurting everyone else."""
 
@@ -127,7 +142,13 @@ class Config(BaseSettings):
     #: Voice used when a request names only a language (Kokoro language code → voice).
     language_voices: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LANGUAGE_VOICES))
     speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
-    #: Named voice blends, offered as voices: ``name: "af_heart:0.6+af_bella:0.4"``.
+    #: Extra silence after each sentence but the last, in seconds (on top of the natural pause).
+    sentence_silence: float = Field(0.0, ge=0, le=MAX_SILENCE)
+    #: Silence after a reply's last audio, in seconds: for speakers that clip a reply's end.
+    trailing_silence: float = Field(0.0, ge=0, le=MAX_SILENCE)
+    #: Named voices offered in Home Assistant's list: a voice or blend with its speed and silences.
+    presets: dict[str, PresetConfig] = Field(default_factory=dict)
+    #: Deprecated: ``name: "af_heart:0.6+af_bella:0.4"``, read as presets without a speed.
     blends: dict[str, str] = Field(default_factory=dict)
     #: Recently spoken phrases kept as audio so repeated confirmations start instantly (0 = off).
     phrase_cache_size: int = Field(64, ge=0)
@@ -161,6 +182,17 @@ class Config(BaseSettings):
         if unknown:
             raise ValueError(f"unknown language {', '.join(unknown)}; allowed: {', '.join(LANGUAGE_TAGS)}")
         return {**DEFAULT_LANGUAGE_VOICES, **value}
+
+    @model_validator(mode="after")
+    def _presets_and_blends_apart(self) -> Config:
+        both = sorted(set(self.presets) & set(self.blends))
+        if both:
+            raise ValueError(f"{', '.join(both)} is both a preset and a blend; keep it under presets only")
+        return self
+
+    def named_voices(self) -> dict[str, PresetConfig]:
+        """Every named voice: the presets, and the deprecated ``blends`` read as presets."""
+        return {**{name: PresetConfig(voice=spec) for name, spec in self.blends.items()}, **self.presets}
 
     @classmethod
     def settings_customise_sources(

@@ -96,15 +96,23 @@ class ResolvedVoice:
 
 
 class VoiceLibrary:
-    """The installed voices plus named blends; resolves what a request asks for into a style table."""
+    """The installed voices plus named ones (presets: a name for a voice or blend); resolves what a
+    request asks for into a style table."""
 
     def __init__(
         self,
         tables: Mapping[str, StyleTable],
         blends: Mapping[str, str] | None = None,
         languages: set[str] | None = None,
+        descriptions: Mapping[str, str] | None = None,
+        notes: Mapping[str, str] | None = None,
     ) -> None:
-        """``languages``: languages the text front end can speak; voices of others are not offered."""
+        """*blends*: name → voice or blend expression. *languages*: languages the text front end
+        can speak; voices of others are not offered. *descriptions*: what a named voice's entry in
+        the catalog says; where there is none it is made up from its voices, and *notes* (how it
+        speaks, e.g. "speed 1.2") are added."""
+        self._descriptions = dict(descriptions or {})
+        self._notes = dict(notes or {})
         self._languages = set(languages) if languages is not None else set(LANGUAGE_TAGS)
         self._tables = {
             name: table for name, table in tables.items() if describe_voice(name).language in self._languages
@@ -113,7 +121,7 @@ class VoiceLibrary:
         self._blends: dict[str, str] = {}
         for name, expression in (blends or {}).items():
             if name in self._tables:
-                raise VoiceError(f"Blend name {name!r} is already the name of a voice")
+                raise VoiceError(f"Preset name {name!r} is already the name of a voice")
             self._blends[name] = expression
             self.resolve(name)  # validate at start, not on the first request
 
@@ -126,16 +134,23 @@ class VoiceLibrary:
         return {describe_voice(name).language for name in self._tables}
 
     def catalog(self) -> list[VoiceInfo]:
-        """Every voice and named blend a client may ask for."""
+        """Every voice and named voice a client may ask for."""
         infos = [describe_voice(name) for name in self.names]
         for name, expression in sorted(self._blends.items()):
             resolved = self.resolve(name)
-            parts = ", ".join(
-                f"{describe_voice(voice).description.split(' — ')[0]} {weight:.0%}"
-                for voice, weight in parse_blend(expression)
-            )
-            description = f"{name} — blend of {parts} ({LANGUAGE_NAMES[resolved.language]})"
-            infos.append(VoiceInfo(name, resolved.language, None, description, expression))
+            pairs = parse_blend(expression)
+            if len(pairs) == 1:
+                made_of = describe_voice(pairs[0][0]).description.split(" — ")[0]
+            else:
+                made_of = "blend of " + ", ".join(
+                    f"{describe_voice(voice).description.split(' — ')[0]} {weight:.0%}"
+                    for voice, weight in pairs
+                )
+            description = f"{made_of} ({LANGUAGE_NAMES[resolved.language]})"
+            if name in self._notes:
+                description += f", {self._notes[name]}"
+            description = self._descriptions.get(name, description)
+            infos.append(VoiceInfo(name, resolved.language, None, f"{name} — {description}", expression))
         return infos
 
     def resolve(self, spec: str) -> ResolvedVoice:

@@ -309,6 +309,21 @@ async def test_speed_outside_kokoros_range_is_clamped_and_said_so(
 # -- listings and auth -----------------------------------------------------------------------------
 
 
+async def test_a_preset_speaks_at_its_speed_unless_the_request_sets_one(
+    client: aiohttp.ClientSession, server: HttpServerHandle
+) -> None:
+    lengths = {}
+    for name, extra in [("plain", {"voice": "af_heart"}), ("preset", {"voice": "quick_heart"}),
+                        ("asked", {"voice": "quick_heart", "speed": 1.0})]:  # fmt: skip
+        response = await speech(
+            client, server, input="The garage door is closed.", response_format="pcm", **extra
+        )
+        assert response.status == 200, await response.text()
+        lengths[name] = len(await response.read())
+    assert lengths["preset"] < 0.8 * lengths["plain"]  # the preset's speed 1.5
+    assert lengths["asked"] == pytest.approx(lengths["plain"], rel=0.1)  # the request's own speed wins
+
+
 async def test_voices_models_and_health(
     client: aiohttp.ClientSession, server: HttpServerHandle, engine: KokoroEngine
 ) -> None:

@@ -210,6 +210,33 @@ async def test_describe_lists_every_voice_with_bcp47_languages(port: int, engine
     assert "blend" in (by_name["warm_mix"].description or "")
 
 
+def trailing_silence(audio: bytes) -> float:
+    """Seconds of exact digital silence at the end of 16-bit PCM."""
+    samples = np.frombuffer(audio, dtype="<i2")
+    sounding = np.flatnonzero(samples)
+    return (samples.size - (int(sounding[-1]) + 1 if sounding.size else 0)) / 24_000
+
+
+async def test_presets_speak_with_their_own_speed_and_silences(port: int) -> None:
+    """Home Assistant sends only a voice name: a preset is how it gets a speed or silences."""
+    async with connect(port) as client:
+        await client.write_event(Describe().event())
+        voices = {v.name: v for v in Info.from_event(await read_event(client)).tts[0].voices}
+    assert voices["quick_heart"].description == "quick_heart — Heart (American English), speed 1.5"
+    assert "0.7 s more between sentences" in (voices["spaced_heart"].description or "")
+    text = "Turned on the kitchen lights. The garage door is closed."
+    replies = {}
+    for name in ("af_heart", "quick_heart", "spaced_heart"):
+        async with connect(port) as client:
+            replies[name] = await speak(client, text, SynthesizeVoice(name=name))
+        assert_complete_audio(replies[name], 1.0, 10.0)
+    plain, quick, spaced = (replies[name] for name in ("af_heart", "quick_heart", "spaced_heart"))
+    assert quick.seconds < 0.8 * plain.seconds  # speed 1.5
+    assert trailing_silence(spaced.audio) >= 0.8 > trailing_silence(plain.audio)
+    # 0.7 s more between the two sentences, and 0.8 s at the end.
+    assert spaced.seconds - plain.seconds == pytest.approx(1.5, abs=0.2)
+
+
 async def test_ping_gets_pong(port: int) -> None:
     async with connect(port) as client:
         await client.write_event(Ping(text="hello?").event())

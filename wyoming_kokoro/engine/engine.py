@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import MAX_SPEED, MIN_SPEED, Config
+from ..config import MAX_SPEED, MIN_SPEED, Config, PresetConfig
 from ..languages import language_code
 from ..text.frontend import TextFrontend
 from ..text.packing import MAX_PIECE_TOKENS
@@ -40,6 +40,8 @@ class KokoroEngine:
         self.frontend = frontend
         self.voices = voices
         self.scheduler = Scheduler(synthesizer, self._warm_up_once)
+        #: Named voices with their own speed and silences (``presets``, and the old ``blends``).
+        self.presets = config.named_voices()
         self._g2p_pool = ThreadPoolExecutor(1, thread_name_prefix="kokoro-g2p")
 
     # -- what the front doors and the CLI read ---------------------------------------------------
@@ -99,24 +101,34 @@ class KokoroEngine:
         self._g2p_pool.shutdown(wait=True, cancel_futures=True)
 
     # -- requests --------------------------------------------------------------------------------
-    def resolve_voice(self, voice: str | None = None, language: str | None = None) -> ResolvedVoice:
-        """A voice name / blend / named blend; or only a language (its configured voice); or the
-        default. Raises VoiceError."""
+    def voice_for(self, voice: str | None = None, language: str | None = None) -> str:
+        """What a request asks for, as a voice spec: the voice it names (a voice, blend or preset);
+        or, naming only a language, that language's configured voice; or the default voice.
+        Raises VoiceError for a language without voices."""
         if voice:
-            return self.voices.resolve(voice)
+            return voice
         if language:
             code = language_code(language)
             if code not in self.voices.languages:
                 raise VoiceError(f"No voice for language {language!r}")
-            return self.voices.resolve(self.config.language_voices[code])
-        return self.voices.resolve(self.config.voice)
+            return self.config.language_voices[code]
+        return self.config.voice
+
+    def resolve_voice(self, voice: str | None = None, language: str | None = None) -> ResolvedVoice:
+        """The voice a request asks for (see ``voice_for``), resolved. Raises VoiceError."""
+        return self.voices.resolve(self.voice_for(voice, language))
 
     def open_stream(
         self, voice: str | None = None, speed: float | None = None, language: str | None = None
     ) -> SynthesisStream:
-        """Start a reply. Raises VoiceError (unknown voice), ValueError (bad speed), EngineBusy."""
-        resolved = self.resolve_voice(voice, language)
-        speed = self.config.speed if speed is None else float(speed)
+        """Start a reply. A preset's speed and silences apply where the request sets none. Raises
+        VoiceError (unknown voice), ValueError (bad speed), EngineBusy."""
+        name = self.voice_for(voice, language)
+        resolved = self.voices.resolve(name)
+        preset = self.presets.get(name)
+        if speed is None:
+            speed = preset.speed if preset is not None and preset.speed is not None else self.config.speed
+        speed = float(speed)
         if not MIN_SPEED <= speed <= MAX_SPEED or not np.isfinite(speed):
             raise ValueError(f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {speed}")
         if self.scheduler.queued() >= self.config.limits.max_queued_pieces:
@@ -126,6 +138,8 @@ class KokoroEngine:
             resolved,
             speed,
             max_chars=self.config.limits.max_text_chars,
+            sentence_silence=_preset_or(preset, "sentence_silence", self.config.sentence_silence),
+            trailing_silence=_preset_or(preset, "trailing_silence", self.config.trailing_silence),
             phonemize=self._phonemize,
             wake=self.scheduler.wake,
             finished=self.scheduler.forget,
@@ -159,3 +173,9 @@ class KokoroEngine:
     async def _phonemize(self, text: str, language: str) -> str:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._g2p_pool, self.frontend.phonemize, text, language)
+
+
+def _preset_or(preset: PresetConfig | None, setting: str, default: float) -> float:
+    """A preset's own silence setting, or the server's where the preset sets none."""
+    value = getattr(preset, setting) if preset is not None else None
+    return default if value is None else float(value)

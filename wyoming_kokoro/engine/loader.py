@@ -196,18 +196,47 @@ def _voice_library(
 ) -> VoiceLibrary:
     """The voice catalog for the languages the front end speaks; every configured voice must
     resolve, and the default voice's language must have its G2P."""
-    library = VoiceLibrary(tables, config.blends, frontend.languages)
+    library = voice_library(config, tables, frontend.languages)
     if not library.names:
         raise assets.AssetError(f"No usable voices in {voices_path}")
+    named = config.named_voices()
     for spec in {config.voice, *config.language_voices.values()}:
-        language = describe_voice(parse_first(spec)).language
+        language = describe_voice(parse_first(named[spec].voice if spec in named else spec)).language
         if language in frontend.languages:
             try:
                 library.resolve(spec)
             except VoiceError as err:
                 raise VoiceError(f"Configured voice {spec!r} cannot be used: {err}") from None
-    default_language = describe_voice(parse_first(config.voice)).language
+    default_spec = named[config.voice].voice if config.voice in named else config.voice
+    default_language = describe_voice(parse_first(default_spec)).language
     if default_language not in frontend.languages:
         reason = frontend.unavailable.get(default_language, "no text front end")
         raise VoiceError(f"Default voice {config.voice!r} needs {default_language} G2P: {reason}")
     return library
+
+
+def voice_library(
+    config: Config, tables: dict[str, npt.NDArray[np.float32]], languages: set[str] | None = None
+) -> VoiceLibrary:
+    """The installed voices and the configured presets (with the old ``blends`` read as presets),
+    each preset described by its voices and how it speaks unless it has a description."""
+    if config.blends:
+        _LOGGER.warning(
+            "`blends:` is deprecated and will be removed in a later release; it is read as "
+            '`presets:` now. Move each entry to presets: {name: {voice: "..."}}'
+        )
+    named = config.named_voices()
+    notes = {}
+    for name, preset in named.items():
+        said = []
+        if preset.speed is not None:
+            said.append(f"speed {preset.speed:g}")
+        if preset.sentence_silence:
+            said.append(f"{preset.sentence_silence:g} s more between sentences")
+        if preset.trailing_silence:
+            said.append(f"{preset.trailing_silence:g} s of silence at the end")
+        if said:
+            notes[name] = ", ".join(said)
+    descriptions = {name: p.description for name, p in named.items() if p.description}
+    specs = {name: preset.voice for name, preset in named.items()}
+    return VoiceLibrary(tables, specs, languages, descriptions, notes)

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from ..audio import pause_pcm
+from ..audio import pause_pcm, silence_pcm
 from ..text.normalize import normalize_text
 from ..text.packing import PhonemeUnit, piece_token_limit
 from ..text.segmenter import Boundary, Segment, TextSegmenter
@@ -58,6 +58,8 @@ class SynthesisStream:
         speed: float,
         *,
         max_chars: int,
+        sentence_silence: float = 0.0,
+        trailing_silence: float = 0.0,
         phonemize: Callable[[str, str], Awaitable[str]],
         wake: Callable[[], None],
         finished: Callable[[SynthesisStream], None],
@@ -65,6 +67,9 @@ class SynthesisStream:
         self.voice = voice
         self.speed = speed
         self.language = voice.language
+        #: Extra silence after each sentence but the last, and after the reply's last audio.
+        self.sentence_silence = sentence_silence
+        self.trailing_silence = trailing_silence
         self._max_chars = max_chars
         self._phonemize = phonemize
         self._wake = wake
@@ -86,6 +91,7 @@ class SynthesisStream:
         self._output: asyncio.Queue[AudioPiece | BaseException | None] = asyncio.Queue()
         self.in_flight = False
         self.text_done = False  # all text phonemized
+        self._ended = False  # the end of the audio is queued for the consumer
         self.closed = False
         self.cancelled = False
         self.chars = 0
@@ -326,7 +332,8 @@ class SynthesisStream:
             self.first_audio_at = time.monotonic()
         if not more:
             self.tokens_done += len(unit.phonemes)
-            piece = AudioPiece(piece.pcm + pause_pcm(unit.boundary), piece.phonemes)
+            extra = self.sentence_silence if unit.boundary == "sentence" else 0.0
+            piece = AudioPiece(piece.pcm + pause_pcm(unit.boundary, extra), piece.phonemes)
             self._first_out.set()
         self.audio_seconds += piece.seconds
         self._output.put_nowait(piece)
@@ -341,13 +348,19 @@ class SynthesisStream:
 
     def _finish_if_done(self) -> None:
         if (
-            self.text_done
+            not self._ended
+            and self.text_done
             and not self.units
             and not self.stopped_piece
             and self.rest is None
             and not self.in_flight
             and not self.cancelled
         ):
+            if self.trailing_silence > 0 and self.first_audio_at is not None:
+                silence = AudioPiece(silence_pcm(self.trailing_silence), "")
+                self.audio_seconds += silence.seconds
+                self._output.put_nowait(silence)
+            self._ended = True
             self._output.put_nowait(None)
             self._finished(self)
 

@@ -3,7 +3,7 @@
 
 This is the one place where add-on options meet the server: the s6 run script only calls it, and the
 tests run it on a sample options.json. Options become a config *file* rather than flags because some
-(named blends) have no flag; the server then validates the file with the same rules as any other
+(presets) have no flag; the server then validates the file with the same rules as any other
 config, so a bad option fails with the server's own message naming the key.
 
 Standard library only: it runs before anything else in the container and must not depend on the venv.
@@ -28,6 +28,9 @@ OPENAI_PORT = 8880
 OPTION_KEYS: dict[str, str] = {
     "voice": "voice",
     "speed": "speed",
+    "sentence_silence": "sentence_silence",
+    "trailing_silence": "trailing_silence",
+    "presets": "presets",
     "blends": "blends",
     "device": "device",
     "threads": "threads",
@@ -64,7 +67,15 @@ def options_to_config(options: Mapping[str, Any]) -> dict[str, Any]:
         print(f"kokoro-options: ignoring unknown option(s): {', '.join(unknown)}", file=sys.stderr)
 
     config: dict[str, Any] = json.loads(json.dumps(FIXED_CONFIG))  # deep copy
-    for option in ("voice", "speed", "device", "release_memory", "split_first_piece"):
+    for option in (
+        "voice",
+        "speed",
+        "sentence_silence",
+        "trailing_silence",
+        "device",
+        "release_memory",
+        "split_first_piece",
+    ):
         if option in options:
             config[OPTION_KEYS[option]] = options[option]
     # Optional in the schema: absent means the server's own default ("auto" = physical cores).
@@ -83,16 +94,25 @@ def options_to_config(options: Mapping[str, Any]) -> dict[str, Any]:
     if "debug_logging" in options:
         config["log_level"] = "debug" if options["debug_logging"] else "info"
 
-    blends: dict[str, str] = {}
+    presets: dict[str, dict[str, Any]] = {}
+    for item in options.get("presets") or []:
+        name, voice = item.get("name"), item.get("voice")
+        if not name or not voice:
+            raise OptionsError(f"each preset needs a name and a voice, got {item!r}")
+        if name in presets:
+            raise OptionsError(f"preset name {name!r} is used twice")
+        presets[name] = {key: value for key, value in item.items() if key != "name" and value is not None}
+    # The old option: blends are presets without a speed (kept working for one release).
     for item in options.get("blends") or []:
         name, blend = item.get("name"), item.get("blend")
         if not name or not blend:
             raise OptionsError(f"each blend needs a name and a blend, got {item!r}")
-        if name in blends:
-            raise OptionsError(f"blend name {name!r} is used twice")
-        blends[name] = blend
-    if blends or "blends" in options:
-        config["blends"] = blends
+        if name in presets:
+            raise OptionsError(f"preset name {name!r} is used twice")
+        print(f"kokoro-options: blends are deprecated; {name!r} is read as a preset", file=sys.stderr)
+        presets[name] = {"voice": blend}
+    if presets or "presets" in options or "blends" in options:
+        config["presets"] = presets
     return config
 
 
