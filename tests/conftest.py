@@ -35,6 +35,8 @@ def config(cache_dir: Path) -> Config:
             "zeroconf": {"enabled": False},
             # Tests measure real synthesis; the phrase cache is tested on its own engine config.
             "phrase_cache_size": 0,
+            # Words no other test says: a respelling and phonemes (tests of pronunciations).
+            "pronunciations": {"gizmo": "widget", "Kokoro": "/kˈOkəɹO/"},
             "presets": {
                 "warm_mix": {"voice": "af_heart:0.6+af_bella:0.4"},
                 "quick_heart": {"voice": "af_heart", "speed": 1.5},

@@ -222,6 +222,7 @@ def test_sample_options_become_the_exact_server_command(tmp_path: Path) -> None:
             {"name": "quick_heart", "voice": "af_heart", "speed": 1.2, "description": "Heart, quicker"},
             {"name": "slow_emma", "voice": "bf_emma", "speed": 0.8, "trailing_silence": 1.0},
         ],
+        "pronunciations": [{"word": "kokoro", "say": "/kˈOkəɹO/"}, {"word": "Nguyen", "say": "Win"}],
         "blends": [  # the deprecated option: read as presets
             {"name": "warm_narrator", "blend": "af_heart:0.6+af_bella:0.4"},
             {"name": "duo", "blend": "bf_emma+bm_george"},
@@ -252,6 +253,7 @@ def test_sample_options_become_the_exact_server_command(tmp_path: Path) -> None:
         "warm_narrator": {"voice": "af_heart:0.6+af_bella:0.4"},
         "duo": {"voice": "bf_emma+bm_george"},
     }
+    assert config.pronunciations == {"kokoro": "/kˈOkəɹO/", "Nguyen": "Win"}
     assert config.blends == {}
     assert "blends are deprecated" in result.stderr
     assert config.device == "cpu"

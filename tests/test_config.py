@@ -134,6 +134,7 @@ def test_every_key_is_settable_from_the_environment(clean_environment: pytest.Mo
         "KOKORO_SENTENCE_SILENCE": "0.2",
         "KOKORO_TRAILING_SILENCE": "0.5",
         "KOKORO_PRESETS": '{"quick": {"voice": "af_heart", "speed": 1.2}}',
+        "KOKORO_PRONUNCIATIONS__KOKORO": "/kˈOkəɹO/",
         "KOKORO_BLENDS": '{"duet": "af_heart:0.5+am_adam:0.5"}',
         "KOKORO_PHRASE_CACHE_SIZE": "0",
         "KOKORO_RELEASE_MEMORY": "yes",
@@ -170,6 +171,7 @@ def test_every_key_is_settable_from_the_environment(clean_environment: pytest.Mo
                 "description": None,
             }
         },
+        "pronunciations": {"kokoro": "/kˈOkəɹO/"},
         "blends": {"duet": "af_heart:0.5+am_adam:0.5"},
         "phrase_cache_size": 0,
         "release_memory": True,
@@ -245,3 +247,10 @@ def test_presets_and_blends_are_named_voices() -> None:
         load_config(None, {"presets": {"nothing": {"speed": 1.1}}})
     with pytest.raises(ConfigError, match="trailing_silence"):
         load_config(None, {"trailing_silence": -1})
+
+
+def test_a_bad_pronunciation_stops_the_start_naming_the_entry() -> None:
+    with pytest.raises(ConfigError, match=r"'gizmo': /wɪ\$ʤət/ has symbols outside the model's phoneme set: \$"):
+        load_config(None, {"pronunciations": {"gizmo": "/wɪ$ʤət/"}})
+    with pytest.raises(ConfigError, match="'gizmo' has no pronunciation"):
+        load_config(None, {"pronunciations": {"gizmo": ""}})

@@ -29,6 +29,8 @@ from asr import (
     resample,
     round_trip,
     score,
+    speak,
+    transcribe,
     wer,
 )
 from faster_whisper import WhisperModel
@@ -178,3 +180,10 @@ async def test_normalization_is_what_makes_them_understood(
     ours, theirs = corpus_wer(ours_subset), corpus_wer(plain)
     print(f"\n{category_table(ours_subset, plain)}\nWER {ours:.2%} with, {theirs:.2%} without")
     assert theirs > ours
+
+
+@pytest.mark.asr
+async def test_a_respelled_word_is_heard_as_respelled(engine: KokoroEngine, whisper: WhisperModel) -> None:
+    """The test config respells "gizmo" as "widget": Whisper hears the respelling."""
+    heard = transcribe(whisper, await speak(engine, "Please hand me the gizmo from the table.")).lower()
+    assert "widget" in heard and "gizmo" not in heard, heard

@@ -148,6 +148,8 @@ class Config(BaseSettings):
     trailing_silence: float = Field(0.0, ge=0, le=MAX_SILENCE)
     #: Named voices offered in Home Assistant's list: a voice or blend with its speed and silences.
     presets: dict[str, PresetConfig] = Field(default_factory=dict)
+    #: How words are said: ``word: /phonemes/`` (Kokoro's phoneme set) or ``word: respelling``.
+    pronunciations: dict[str, str] = Field(default_factory=dict)
     #: Deprecated: ``name: "af_heart:0.6+af_bella:0.4"``, read as presets without a speed.
     blends: dict[str, str] = Field(default_factory=dict)
     #: Recently spoken phrases kept as audio so repeated confirmations start instantly (0 = off).
@@ -182,6 +184,18 @@ class Config(BaseSettings):
         if unknown:
             raise ValueError(f"unknown language {', '.join(unknown)}; allowed: {', '.join(LANGUAGE_TAGS)}")
         return {**DEFAULT_LANGUAGE_VOICES, **value}
+
+    @field_validator("pronunciations")
+    @classmethod
+    def _pronunciations_sayable(cls, value: dict[str, str]) -> dict[str, str]:
+        from .text.frontend import load_vocab
+        from .text.pronounce import pronunciation_problem
+
+        vocab = load_vocab()
+        problems = [p for word, said in value.items() if (p := pronunciation_problem(word, said, vocab))]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
     @model_validator(mode="after")
     def _presets_and_blends_apart(self) -> Config:

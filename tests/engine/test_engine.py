@@ -588,3 +588,14 @@ async def test_a_client_that_stops_reading_holds_back_synthesis(engine: KokoroEn
     assert stream.units  # the rest waits for the reader
     pieces = [piece async for piece in stream]  # the reader comes back: everything arrives
     assert len(pieces) > 3
+
+
+async def test_configured_and_inline_pronunciations_reach_the_model(engine: KokoroEngine) -> None:
+    """The test config says "Kokoro" as /kˈOkəɹO/ and "gizmo" as "widget"."""
+    said = " ".join(
+        p.phonemes for p in await collect(engine, "Kokoro speaks. Say [tomato](/təmˈɑːtoʊ/) now.")
+    )
+    assert "kˈOkəɹO" in said.split() and "təmˈɑːtoʊ" in said.split()
+    gizmo = " ".join(p.phonemes for p in await collect(engine, "Hand me the gizmo."))
+    widget = " ".join(p.phonemes for p in await collect(engine, "Hand me the widget."))
+    assert gizmo.split() == widget.split()

@@ -237,6 +237,20 @@ async def test_presets_speak_with_their_own_speed_and_silences(port: int) -> Non
     assert spaced.seconds - plain.seconds == pytest.approx(1.5, abs=0.2)
 
 
+async def test_pronunciations_change_what_is_said(port: int) -> None:
+    """The test config respells "gizmo" as "widget": the two are the same phonemes, so the same
+    length of speech (to the trimming of a piece's edges); inline markup is said as given."""
+    marked = "[gizmo](/ɡˌɪzmətˈɹɑnɪkəl/)"
+    lengths = {}
+    for word in ("gizmo", "widget", marked):
+        async with connect(port) as client:
+            reply = await speak(client, f"Please hand me the {word} from the table.")
+        assert_complete_audio(reply, 1.0, 8.0)
+        lengths[word] = reply.seconds
+    assert lengths["gizmo"] == pytest.approx(lengths["widget"], abs=0.05)
+    assert lengths[marked] > lengths["widget"] + 0.2  # five syllables said for the two written
+
+
 async def test_ping_gets_pong(port: int) -> None:
     async with connect(port) as client:
         await client.write_event(Ping(text="hello?").event())

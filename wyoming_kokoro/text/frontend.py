@@ -15,12 +15,13 @@ import importlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any
 
 from ..languages import ESPEAK_LANGUAGES
 from .normalize import normalize_text
+from .pronounce import Pronunciations, split_markup
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -98,9 +99,13 @@ class TextFrontend:
     costs nothing in practice.
     """
 
-    def __init__(self, languages: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, languages: Iterable[str] | None = None, pronunciations: Mapping[str, str] | None = None
+    ) -> None:
         wanted = list(languages) if languages is not None else [*ENGLISH, *ESPEAK_LANGUAGES, "ja", "zh"]
         self.vocab = load_vocab()
+        #: The configured pronunciations (checked with the config, see ``config.py``).
+        self.pronunciations = Pronunciations(pronunciations)
         self._lock = threading.Lock()
         self._g2p: dict[str, Callable[[str], tuple[str, Any]]] = {}
         #: Languages that were asked for but cannot be spoken here, with the reason.
@@ -137,12 +142,28 @@ class TextFrontend:
         g2p = self._g2p.get(language)
         if g2p is None:
             raise ValueError(f"Language {language!r} is not available")
-        normalized = normalize_text(text, language)
+        normalized = normalize_text(self.pronunciations.apply(text), language)
+        parts = split_markup(normalized)
         with self._lock:
-            phonemes, tokens = g2p(normalized)
-            if UNKNOWN_MARKER in phonemes and tokens is not None:
-                phonemes = self._spell_unknown(g2p, tokens)
-        return phonemes.strip()
+            if len(parts) == 1 and parts[0][1] is None:
+                return self._g2p_text(g2p, normalized)
+            # Marked words are said as given; the text around them goes through the G2P.
+            said = ""
+            for written, given in parts:
+                if given is not None:
+                    said += given
+                    continue
+                phonemes = self._g2p_text(g2p, written) if written.strip() else ""
+                before = " " if written[:1].isspace() else ""
+                after = " " if written[-1:].isspace() and phonemes else ""
+                said += before + phonemes + after
+        return " ".join(said.split())
+
+    def _g2p_text(self, g2p: Callable[[str], tuple[str, Any]], text: str) -> str:
+        phonemes, tokens = g2p(text)
+        if UNKNOWN_MARKER in phonemes and tokens is not None:
+            phonemes = self._spell_unknown(g2p, tokens)
+        return str(phonemes).strip()
 
     def _spell_unknown(self, g2p: Callable[[str], tuple[str, Any]], tokens: list[Any]) -> str:
         """Words misaki and espeak could not voice are spelled letter by letter, and logged."""

@@ -25,6 +25,7 @@ compiled once at import; a typical 200-character reply takes well under a millis
 
 from __future__ import annotations
 
+from ..pronounce import shield, unshield
 from .cleanup import (
     CHAR_TABLE,
     THIN_THOUSANDS_RE,
@@ -47,8 +48,10 @@ def normalize_text(text: str, language: str = "en-us", *, speak_emoji: bool = Fa
     normalisation (numbers, units, times, currency, abbreviations, URLs, entity ids); every
     other language only gets Markdown stripping, emoji removal and quote/space clean-up.
     With ``speak_emoji`` English text says an emoji's Unicode name instead of skipping it
-    (other languages always skip emoji, as the names are English).
+    (other languages always skip emoji, as the names are English). Pronunciation markup,
+    ``[word](/phonemes/)``, is kept as it is (``text/pronounce.py``).
     """
+    text, markups = shield(text)
     lang = language.lower().replace("_", "-")
     english = lang.startswith("en")
     british = english and lang in ("en-gb", "en-uk")
@@ -65,4 +68,4 @@ def normalize_text(text: str, language: str = "en-us", *, speak_emoji: bool = Fa
         text = SPACE_BEFORE_PUNCT_RE.sub("", SPACE_RE.sub(" ", text))
     else:  # French puts a space before "!" and "?": keep it
         text = SPACE_RE.sub(" ", text)
-    return text.strip()
+    return unshield(text.strip(), markups)

@@ -31,6 +31,7 @@ OPTION_KEYS: dict[str, str] = {
     "sentence_silence": "sentence_silence",
     "trailing_silence": "trailing_silence",
     "presets": "presets",
+    "pronunciations": "pronunciations",
     "blends": "blends",
     "device": "device",
     "threads": "threads",
@@ -113,6 +114,16 @@ def options_to_config(options: Mapping[str, Any]) -> dict[str, Any]:
         presets[name] = {"voice": blend}
     if presets or "presets" in options or "blends" in options:
         config["presets"] = presets
+    pronunciations: dict[str, str] = {}
+    for item in options.get("pronunciations") or []:
+        word, say = item.get("word"), item.get("say")
+        if not word or not say:
+            raise OptionsError(f"each pronunciation needs a word and how to say it, got {item!r}")
+        if word in pronunciations:
+            raise OptionsError(f"pronunciation of {word!r} is given twice")
+        pronunciations[word] = say
+    if pronunciations or "pronunciations" in options:
+        config["pronunciations"] = pronunciations
     return config
 
 
