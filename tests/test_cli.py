@@ -163,7 +163,7 @@ def test_espeak_language_switch_warnings_stay_out_of_the_log(tmp_path: Path, con
     assert "phonemizer" not in result.stderr
 
 
-def test_serve_flags_become_configconfig_overrides() -> None:
+def test_serve_flags_become_config_overrides() -> None:
     from wyoming_kokoro.cli import build_parser, config_overrides
 
     args = build_parser("serve").parse_args(
@@ -216,3 +216,34 @@ def test_help_lists_every_subcommand(tmp_path: Path) -> None:
             assert f"wyoming-kokoro {command}" in result.stdout, command
             own = run_cli(command, "--help", cache_dir=tmp_path)
             assert own.returncode == 0 and "usage: wyoming-kokoro" in own.stdout, (command, own.stderr)
+
+
+def test_wyoming_piper_flags_are_accepted() -> None:
+    """Flags users carry over from wyoming-piper mean the same here."""
+    from wyoming_kokoro.cli import build_parser, config_overrides
+
+    parse = build_parser("serve").parse_args
+    assert config_overrides(parse(["--zeroconf"])) == {"zeroconf": {"enabled": True}}
+    assert config_overrides(parse(["--zeroconf", "Kitchen"])) == {
+        "zeroconf": {"enabled": True, "name": "Kitchen"}
+    }
+    assert config_overrides(parse(["--no-zeroconf"])) == {"zeroconf": {"enabled": False}}
+    assert config_overrides(parse(["--data-dir", "/data"])) == {"cache_dir": "/data"}
+    assert config_overrides(parse(["--log-format", "%(levelname)s %(message)s"])) == {
+        "log_format": "%(levelname)s %(message)s"
+    }
+    with pytest.raises(SystemExit):
+        parse(["--zeroconf", "--no-zeroconf"])
+
+
+def test_log_format_shapes_every_line_and_a_bad_one_is_refused(tmp_path: Path, config: Config) -> None:
+    out = tmp_path / "x.wav"
+    args = ("synth", "Hi.", "-o", str(out), "--debug")
+    cache = config.resolved_cache_dir()
+    result = run_cli(*args, "--log-format", "KOKORO|%(levelname)s|%(message)s", cache_dir=cache)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and all(line.startswith("KOKORO|") for line in lines), lines[:5]
+    assert any(line.startswith("KOKORO|INFO|Using CPU") for line in lines), lines[:5]
+    bad = run_cli(*args, "--log-format", "%(nosuchfield", cache_dir=cache)
+    assert bad.returncode != 0 and "log_format" in bad.stderr and "Traceback" not in bad.stderr

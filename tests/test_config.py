@@ -141,7 +141,10 @@ def test_every_key_is_settable_from_the_environment(clean_environment: pytest.Mo
         "KOKORO_SPLIT_FIRST_PIECE": "0",
         "KOKORO_CACHE_DIR": "/cache",
         "KOKORO_LOG_LEVEL": "debug",
+        "KOKORO_LOG_FORMAT": "%(levelname)s %(message)s",
         "KOKORO_LIMITS__MAX_CONNECTIONS": "4",
+        "KOKORO_LIMITS__MAX_CONNECTIONS_PER_CLIENT": "2",
+        "KOKORO_LIMITS__FIRST_EVENT_TIMEOUT": "5",
         "KOKORO_LIMITS__IDLE_TIMEOUT": "60",
         "KOKORO_LIMITS__MAX_TEXT_CHARS": "5000",
         "KOKORO_LIMITS__MAX_QUEUED_PIECES": "100",
@@ -178,8 +181,11 @@ def test_every_key_is_settable_from_the_environment(clean_environment: pytest.Mo
         "split_first_piece": False,
         "cache_dir": "/cache",
         "log_level": "debug",
+        "log_format": "%(levelname)s %(message)s",
         "limits": {
             "max_connections": 4,
+            "max_connections_per_client": 2,
+            "first_event_timeout": 5.0,
             "idle_timeout": 60.0,
             "max_text_chars": 5000,
             "max_queued_pieces": 100,
@@ -250,7 +256,9 @@ def test_presets_and_blends_are_named_voices() -> None:
 
 
 def test_a_bad_pronunciation_stops_the_start_naming_the_entry() -> None:
-    with pytest.raises(ConfigError, match=r"'gizmo': /wɪ\$ʤət/ has symbols outside the model's phoneme set: \$"):
+    with pytest.raises(
+        ConfigError, match=r"'gizmo': /wɪ\$ʤət/ has symbols outside the model's phoneme set: \$"
+    ):
         load_config(None, {"pronunciations": {"gizmo": "/wɪ$ʤət/"}})
     with pytest.raises(ConfigError, match="'gizmo' has no pronunciation"):
         load_config(None, {"pronunciations": {"gizmo": ""}})

@@ -43,8 +43,9 @@ def _config_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--voices", help="voices .npz/.bin or folder of .bin, or auto")
     group.add_argument("--device", help="auto, cuda or cpu")
     group.add_argument("--threads", help="ONNX Runtime threads, or auto")
-    group.add_argument("--cache-dir", help="where assets are kept")
+    group.add_argument("--cache-dir", "--data-dir", dest="cache_dir", help="where assets are kept")
     group.add_argument("--log-level", help="debug, info, warning or error")
+    group.add_argument("--log-format", help="Python logging format of each line")
     group.add_argument("--debug", action="store_true", help="same as --log-level debug")
 
 
@@ -66,7 +67,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         _config_flags(parser)
     if command in ("fetch", "assets", "build-float-model"):
         parser.add_argument("--config", type=Path, help="YAML config file")
-        parser.add_argument("--cache-dir", help="where assets are kept")
+        parser.add_argument("--cache-dir", "--data-dir", dest="cache_dir", help="where assets are kept")
         parser.add_argument("--model", help="model .onnx path, or auto")
         parser.add_argument("--voices", help="voices .npz/.bin or folder, or auto")
         parser.add_argument("--log-level", default=None)
@@ -76,7 +77,15 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--speed", type=float, help=f"speaking rate {MIN_SPEED}–{MAX_SPEED}")
     if command == "serve":
         parser.add_argument("--uri", help="tcp://HOST:PORT, unix://PATH or stdio://")
-        parser.add_argument("--no-zeroconf", action="store_true", help="do not announce over mDNS")
+        announce = parser.add_mutually_exclusive_group()
+        announce.add_argument(
+            "--zeroconf",
+            nargs="?",
+            const=True,
+            metavar="NAME",
+            help="announce over mDNS (the default), optionally as NAME (as wyoming-piper's flag)",
+        )
+        announce.add_argument("--no-zeroconf", action="store_true", help="do not announce over mDNS")
         parser.add_argument("--zeroconf-name", help="instance name shown in Home Assistant")
         parser.add_argument("--http", help="also serve the OpenAI speech API, e.g. tcp://0.0.0.0:8880")
         parser.add_argument("--phrase-cache-size", type=int, help="cached phrases (0 = off)")
@@ -120,6 +129,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "release_memory": getattr(args, "release_memory", None),
         "split_first_piece": getattr(args, "split_first_piece", None),
         "log_level": "debug" if getattr(args, "debug", False) else getattr(args, "log_level", None),
+        "log_format": getattr(args, "log_format", None),
     }
     overrides: dict[str, Any] = {key: value for key, value in flat.items() if value is not None}
     threads = getattr(args, "threads", None)
@@ -128,6 +138,11 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     zeroconf: dict[str, Any] = {}
     if getattr(args, "no_zeroconf", False):
         zeroconf["enabled"] = False
+    announce = getattr(args, "zeroconf", None)
+    if announce is not None:
+        zeroconf["enabled"] = True
+        if isinstance(announce, str):
+            zeroconf["name"] = announce
     if getattr(args, "zeroconf_name", None):
         zeroconf["name"] = args.zeroconf_name
     if zeroconf:
@@ -146,11 +161,8 @@ def _config_path(args: argparse.Namespace) -> Path | None:
     return Path(named) if named else None
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def _setup_logging(level: str, log_format: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()), format=log_format)
     # phonemizer warns on every espeak call about things that do not affect Kokoro (language
     # switches in French or Hindi text with English words). A level would not hold: phonemizer
     # sets its logger back to WARNING each time misaki makes an espeak backend (at start-up, for
@@ -294,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(_config_path(args), config_overrides(args), environment=True)
         quiet = "info" if command in ("fetch", "build-float-model") else "warning"
-        _setup_logging(config.log_level if command == "serve" or args.debug else quiet)
+        _setup_logging(config.log_level if command == "serve" or args.debug else quiet, config.log_format)
         if command == "serve":
             return _cmd_serve(config)
         if command == "synth":

@@ -13,6 +13,7 @@ Every key can be set from the environment (the Docker way): ``KOKORO_`` and the 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import typing
@@ -32,6 +33,7 @@ from pydantic_settings import (
 
 from .languages import DEFAULT_LANGUAGE_VOICES, LANGUAGE_TAGS
 
+DEFAULT_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DEFAULT_PORT = 10210
 DEFAULT_URI = f"tcp://0.0.0.0:{DEFAULT_PORT}"
 
@@ -103,6 +105,13 @@ class LimitsConfig(_Section):
     """Bounds that keep one misbehaving client from hurting everyone else."""
 
     max_connections: int = Field(32, ge=1, le=10_000)
+    #: Connections one client address may have open at once, so one that opens many idle ones
+    #: cannot take every slot. Half the default total: Home Assistant speaks for every satellite
+    #: from its own address, a connection per reply, so it needs room for announcements at once.
+    max_connections_per_client: int = Field(16, ge=1, le=10_000)
+    #: Seconds a new connection may stay silent before its first event (0 disables): a client
+    #: that connects and says nothing holds no slot for long.
+    first_event_timeout: float = Field(10.0, ge=0)
     #: Seconds a connection may stay silent before it is closed (0 disables).
     idle_timeout: float = Field(300.0, ge=0)
     #: Longest text accepted in one request (characters).
@@ -161,6 +170,8 @@ class Config(BaseSettings):
     #: ``auto`` = $WYOMING_KOKORO_CACHE, else $XDG_CACHE_HOME/wyoming-kokoro, else ~/.cache/wyoming-kokoro.
     cache_dir: str = "auto"
     log_level: LogLevel = "info"
+    #: Python logging format of a log line (``%(asctime)s``, ``%(levelname)s``, ``%(message)s``…).
+    log_format: str = Field(DEFAULT_LOG_FORMAT, min_length=1)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
 
     @field_validator("threads")
@@ -184,6 +195,15 @@ class Config(BaseSettings):
         if unknown:
             raise ValueError(f"unknown language {', '.join(unknown)}; allowed: {', '.join(LANGUAGE_TAGS)}")
         return {**DEFAULT_LANGUAGE_VOICES, **value}
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format_usable(cls, value: str) -> str:
+        try:
+            logging.Formatter(value, validate=True).format(logging.makeLogRecord({"msg": "x"}))
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"not a logging format ({err}), e.g. {DEFAULT_LOG_FORMAT!r}") from None
+        return value
 
     @field_validator("pronunciations")
     @classmethod

@@ -528,6 +528,43 @@ async def test_connection_limit_and_idle_timeout(config: Config, engine: KokoroE
             assert Info.is_type((await read_event(later)).type)
 
 
+async def test_a_client_flooding_idle_connections_locks_nobody_else_out(
+    config: Config, engine: KokoroEngine
+) -> None:
+    """300 idle connections from 127.0.0.1: it gets its 4 (the rest are told "busy"), those are
+    closed once they stay silent past first_event_timeout, and 127.0.0.2 is served throughout."""
+    limited = with_limits(config, max_connections=16, max_connections_per_client=4, first_event_timeout=1.0)
+    async with serving(limited, engine) as bound:
+        flood = [await asyncio.open_connection("127.0.0.1", bound) for _ in range(300)]
+        try:
+            await asyncio.sleep(0.3)  # every flood connection is admitted or refused by now
+            reader, writer = await asyncio.open_connection("127.0.0.1", bound, local_addr=("127.0.0.2", 0))
+            try:
+                await async_write_event(Describe().event(), writer)
+                assert Info.is_type((await asyncio.wait_for(async_read_event(reader), GUARD)).type)
+                await async_write_event(Synthesize(text="Still here for everyone else.").event(), writer)
+                events = []
+                while not AudioStop.is_type(
+                    (event := await asyncio.wait_for(async_read_event(reader), GUARD)).type
+                ):
+                    events.append(event)
+                assert (
+                    sum(len(AudioChunk.from_event(e).audio) for e in events if AudioChunk.is_type(e.type)) > 0
+                )
+            finally:
+                writer.close()
+            answers = await asyncio.gather(
+                *(asyncio.wait_for(async_read_event(flood_reader), GUARD) for flood_reader, _ in flood)
+            )
+            refused = [a for a in answers if a is not None]
+            assert len(refused) == 300 - 4  # told "busy", then closed
+            assert all(Error.from_event(a).code == "busy" for a in refused)
+            assert answers.count(None) == 4  # admitted, silent, closed after first_event_timeout
+        finally:
+            for _, flood_writer in flood:
+                flood_writer.close()
+
+
 async def test_stop_cancels_speech_and_closes_connections(
     config: Config, engine: KokoroEngine, tmp_path: Path
 ) -> None:

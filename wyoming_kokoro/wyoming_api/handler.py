@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -44,9 +43,9 @@ from wyoming.tts import (
 )
 
 from ..audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, pcm_seconds
-from ..config import LimitsConfig
-from ..engine import EngineBusy, EngineError, KokoroEngine, SynthesisStream
+from ..engine import EngineBusy, EngineError, SynthesisStream
 from ..voices import VoiceError, parse_blend
+from .connections import HandlerContext, peer_name
 from .protocol import EventLimits, EventReader, ProtocolError
 from .requests import (
     BAD_REQUEST,
@@ -77,19 +76,6 @@ MAX_PENDING_REQUESTS = 16
 #: Seconds a client that is being closed on (refused, or after a malformed event) gets to read its
 #: error while the server drops what it still sends.
 _REFUSAL_GRACE = 2.0
-
-
-@dataclass
-class HandlerContext:
-    """What every connection shares: the engine, the prepared ``info`` answer, the limits, and the
-    set of live handlers (so the server can stop them and enforce ``max_connections``)."""
-
-    engine: KokoroEngine
-    info_event: Event
-    limits: LimitsConfig
-    handlers: set[KokoroEventHandler] = field(default_factory=set)
-    #: Connections admitted (under ``limits.max_connections``) and still open.
-    active: int = 0
 
 
 class _IdleTimeout(Exception):
@@ -123,7 +109,10 @@ class KokoroEventHandler(AsyncEventHandler):
         self._protocol_error: ProtocolError | None = None
         #: Set by the speaker once a failed request's error is sent: the connection then closes.
         self._failed = asyncio.Event()
-        self._peer = _peer_name(writer)
+        self._peer = peer_name(writer)
+        #: The client's address without its port: what ``max_connections_per_client`` counts.
+        self._address = self._peer.rpartition(":")[0] or self._peer
+        self._heard = False  # an event has arrived (before it, ``first_event_timeout`` applies)
         context.handlers.add(self)
 
     # -- connection lifecycle --------------------------------------------------------------------
@@ -139,10 +128,10 @@ class KokoroEventHandler(AsyncEventHandler):
         try:
             if self._aborted:
                 return
-            if context.active >= context.limits.max_connections:
-                await self._refuse()
+            refusal = context.admit(self._address)
+            if refusal is not None:
+                await self._refuse(refusal)
                 return
-            context.active += 1
             try:
                 self._is_running = True
                 ended = await self._read_events()
@@ -159,7 +148,7 @@ class KokoroEventHandler(AsyncEventHandler):
             except Exception:
                 _LOGGER.exception("Unexpected error on the connection to %s; closing it", self._peer)
             finally:
-                context.active -= 1
+                context.release(self._address)
         finally:
             await self.disconnect()
             self.writer.close()
@@ -203,11 +192,8 @@ class KokoroEventHandler(AsyncEventHandler):
                 self._protocol_error = err
                 return "protocol"
             except _IdleTimeout:
-                _LOGGER.info(
-                    "Closing %s: silent for %g s (limits.idle_timeout)",
-                    self._peer,
-                    self.context.limits.idle_timeout,
-                )
+                limit = "idle_timeout" if self._heard else "first_event_timeout"
+                _LOGGER.info("Closing %s: silent for %g s (limits.%s)", self._peer, self._timeout(), limit)
                 return "idle"
             except (ConnectionError, OSError) as err:
                 _LOGGER.debug("Connection to %s lost: %s", self._peer, err)
@@ -256,7 +242,7 @@ class KokoroEventHandler(AsyncEventHandler):
         is not waiting on the engine: a queue of other clients' speech is never the client's fault,
         but a client that neither talks nor reads its audio is gone in all but name.
         """
-        timeout = self.context.limits.idle_timeout
+        timeout = self._timeout()
         if timeout <= 0:
             await asyncio.wait({future})
             return True
@@ -269,19 +255,23 @@ class KokoroEventHandler(AsyncEventHandler):
             await asyncio.wait({future}, timeout=remaining)
         return True
 
+    def _timeout(self) -> float:
+        """Seconds of silence allowed now: until the first event, ``first_event_timeout`` (when it
+        is the shorter), then ``idle_timeout``."""
+        limits = self.context.limits
+        if not self._heard and limits.first_event_timeout > 0:
+            return min(limits.first_event_timeout, limits.idle_timeout or limits.first_event_timeout)
+        return limits.idle_timeout
+
     def _engine_owes_audio(self) -> bool:
         """True while the speaker waits for audio of text that is complete (not still streaming in,
         which is the client's turn to talk)."""
         current = self._current
         return self._waiting_for_engine and current is not None and current is not self._open
 
-    async def _refuse(self) -> None:
-        """Over ``limits.max_connections``: say ``busy`` and close, after the client read it."""
-        _LOGGER.warning(
-            "Refusing %s: %d connections are open (limits.max_connections)",
-            self._peer,
-            self.context.active,
-        )
+    async def _refuse(self, why: str) -> None:
+        """Over a connection limit: say ``busy`` and close, after the client read it."""
+        _LOGGER.warning("Refusing %s: %s", self._peer, why)
         error = RequestError(BUSY, "Too many connections to the Kokoro server; try again shortly")
         with contextlib.suppress(ConnectionError, OSError, RuntimeError):
             await self.write_event(error.event())
@@ -360,6 +350,7 @@ class KokoroEventHandler(AsyncEventHandler):
     async def handle_event(self, event: Event) -> bool:
         """Dispatch one event; never waits for synthesis. False ends the connection."""
         self._last_activity = time.monotonic()
+        self._heard = True
         try:
             if Describe.is_type(event.type):
                 await self.write_event(self.context.info_event)
@@ -590,10 +581,3 @@ class KokoroEventHandler(AsyncEventHandler):
     async def _send_event(self, event: Event) -> None:
         await self.write_event(event)
         self._last_activity = time.monotonic()
-
-
-def _peer_name(writer: asyncio.StreamWriter) -> str:
-    peer = writer.get_extra_info("peername")
-    if isinstance(peer, tuple) and len(peer) >= 2:
-        return f"{peer[0]}:{peer[1]}"
-    return str(peer) if peer else "client"

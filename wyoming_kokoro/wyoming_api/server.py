@@ -26,8 +26,9 @@ from wyoming.server import AsyncServer, AsyncStdioServer, AsyncTcpServer, AsyncU
 
 from ..config import Config
 from ..engine import KokoroEngine
+from .connections import HandlerContext
 from .discovery import Discovery, announce_address, instance_name
-from .handler import HandlerContext, KokoroEventHandler
+from .handler import KokoroEventHandler
 from .info import build_info
 
 _LOGGER = logging.getLogger(__name__)
