@@ -38,6 +38,13 @@ PROSE = [
     "I'm sure Tom & Jerry agree.",
     "Email me at the usual address.",
     "This is the end",
+    # Capital letters that are not Roman numerals here.
+    "I think I can, and I will.",
+    "MIX the paint.",
+    "Rocky II is a film.",
+    "Then Mark I think left.",
+    "Medicare Part C and vitamin D.",
+    "In IT we trust.",
 ]
 
 
@@ -801,3 +808,48 @@ def test_runs_of_punctuation_are_spoken_as_one_mark(text: str, language: str, ex
     """The model voices each mark as a pause or a tone: a run would be seconds of silence (and
     frames to compute) where a reader hears one mark. Two marks, and an ellipsis, are kept."""
     assert normalize_text(text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Digit groups joined by dashes are read digit by digit: phone numbers, codes, orders.
+        ("My number is 555-0142.", "My number is five five five, zero one four two."),
+        ("Call 1-800-555-0199.", "Call one, eight zero zero, five five five, zero one nine nine."),
+        ("Order 2024-0042 shipped.", "Order two zero two four, zero zero four two shipped."),
+        ("Part 0-3-134 fits.", "Part zero, three, one three four fits."),
+        ("Ticket 123-456-789.", "Ticket one two three, four five six, seven eight nine."),
+        # ... unless the context makes them a range: small numbers, a word before, a quantity after.
+        ("It takes 5-10 minutes.", "It takes five to ten minutes."),
+        ("The score was 3-2.", "The score was three to two."),
+        ("From 9-5 on weekdays.", "From nine to five on weekdays."),
+        ("Pages 101-120 are missing.", "Pages one hundred one to one hundred twenty are missing."),
+        ("Between 100-200 people came.", "Between one hundred to two hundred people came."),
+        ("Set it to 120-150%.", "Set it to one hundred twenty to one hundred fifty percent."),
+        ("It is 100-200 km away.", "It is one hundred to two hundred kilometers away."),
+        ("In 2019-2021 we moved.", "In twenty nineteen to twenty twenty-one we moved."),
+    ],
+)
+def test_dashed_digit_groups_are_read_by_context(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Henry VIII had six wives.", "Henry the eighth had six wives."),
+        ("Queen Elizabeth II died in 2022.", "Queen Elizabeth the second died in twenty twenty-two."),
+        ("Pope John Paul II visited.", "Pope John Paul the second visited."),
+        ("Louis XIV, the Sun King.", "Louis the fourteenth, the Sun King."),
+        ("Charles III's coronation.", "Charles the third's coronation."),
+        ("It ended with Elizabeth I.", "It ended with Elizabeth the first."),
+        ("World War II ended in 1945.", "World War two ended in nineteen forty-five."),
+        ("World War I began.", "World War one began."),
+        ("Chapter IV begins here.", "Chapter four begins here."),
+        ("Super Bowl LVIII was close.", "Super Bowl fifty-eight was close."),
+        ("Type II diabetes.", "Type two diabetes."),
+        ("Apollo XI landed.", "Apollo eleven landed."),
+    ],
+)
+def test_roman_numerals_after_a_name_or_a_counted_noun(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected

@@ -43,6 +43,7 @@ from .dates import (
     time_sub,
 )
 from .identifiers import (
+    DASHED_DIGITS_RE,
     IPV4_RE,
     KEYWORD_DIGITS_RE,
     LEADING_ZERO_RE,
@@ -51,6 +52,7 @@ from .identifiers import (
     PHONE_LOCAL_RE,
     PHONE_US_RE,
     VERSION_RE,
+    dashed_digits_sub,
     ipv4_sub,
     keyword_digits_sub,
     phone_sub,
@@ -85,6 +87,7 @@ from .number_forms import (
     year_sub,
 )
 from .numbers import digits
+from .roman import ROMAN_RE, roman_sub
 from .symbols import ARROW_RE, PIPE_RE, SPACED_DASH_RE, WORD_SLASH_RE, english_chars
 from .units import (
     CUR_CODES,
@@ -166,6 +169,7 @@ _WORD_STEPS: list[tuple[_Gate, _Rewrite]] = [
     (_finds(r"\w\.[a-z]"), _sub1(FILE_RE, file_sub)),
     (_finds(r"\w\.[a-z]"), _sub1(DOMAIN_RE, domain_sub)),
     (_has("_"), _sub1(SNAKE_RE, " ")),
+    (_finds(r"[a-z]\.?\s+[MDCLXVI]"), _sub1(ROMAN_RE, roman_sub)),
     (_has(*ACRONYMS), _sub1(ACRONYM_RE, lambda m: ACRONYMS[m.group()])),
     (_has("Dr", "St"), _sub1(DR_ST_RE, dr_st_sub)),
     (_has("Mr", "Ms", "Prof"), _sub1(TITLE_RE, lambda m: TITLES[m.group(1)])),
@@ -207,6 +211,7 @@ _NUMBER_STEPS: list[tuple[_Gate, _Rewrite]] = [
     (_finds(r"\d{4}\s?(?:-|\u2013|to)"), _sub(YEAR_RANGE_RE, year_range_sub)),
     (_finds(r"\d{4}"), _sub(YEAR_RE, year_sub)),
     (_has("/"), _sub(FRACTION_RE, fraction_sub)),
+    (_finds(r"\d-\d"), _sub1(DASHED_DIGITS_RE, dashed_digits_sub)),
     (_has("-", "\u2013"), _sub(RANGE_RE, range_sub)),
     (_has(*MATH_WORDS), _sub1(MATH_RE, math_sub)),
     (_has("x", "×"), _sub(TIMES_RE, times_sub)),
