@@ -49,6 +49,36 @@ def _config_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--debug", action="store_true", help="same as --log-level debug")
 
 
+def _serve_flags(parser: argparse.ArgumentParser) -> None:
+    """The server's own flags (where it listens, how it announces itself, memory and latency)."""
+    parser.add_argument("--uri", help="tcp://HOST:PORT, unix://PATH or stdio://")
+    announce = parser.add_mutually_exclusive_group()
+    announce.add_argument(
+        "--zeroconf",
+        nargs="?",
+        const=True,
+        metavar="NAME",
+        help="announce over mDNS (the default), optionally as NAME (as wyoming-piper's flag)",
+    )
+    announce.add_argument("--no-zeroconf", action="store_true", help="do not announce over mDNS")
+    parser.add_argument("--zeroconf-name", help="instance name shown in Home Assistant")
+    parser.add_argument("--http", help="also serve the OpenAI speech API, e.g. tcp://0.0.0.0:8880")
+    parser.add_argument("--phrase-cache-size", type=int, help="cached phrases (0 = off)")
+    parser.add_argument(
+        "--release-memory",
+        action="store_true",
+        default=None,
+        help="give ONNX Runtime's working memory back after every inference (small boards)",
+    )
+    parser.add_argument(
+        "--no-split-first-piece",
+        dest="split_first_piece",
+        action="store_false",
+        default=None,
+        help="send every piece whole (by default a long first piece goes out in two parts on the CPU)",
+    )
+
+
 def build_parser(command: str) -> argparse.ArgumentParser:
     prog = "wyoming-kokoro" if command == "serve" else f"wyoming-kokoro {command}"
     if command == "serve":
@@ -76,32 +106,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--voice", help="voice name, blend (af_heart:0.6+af_bella:0.4) or named blend")
         parser.add_argument("--speed", type=float, help=f"speaking rate {MIN_SPEED}–{MAX_SPEED}")
     if command == "serve":
-        parser.add_argument("--uri", help="tcp://HOST:PORT, unix://PATH or stdio://")
-        announce = parser.add_mutually_exclusive_group()
-        announce.add_argument(
-            "--zeroconf",
-            nargs="?",
-            const=True,
-            metavar="NAME",
-            help="announce over mDNS (the default), optionally as NAME (as wyoming-piper's flag)",
-        )
-        announce.add_argument("--no-zeroconf", action="store_true", help="do not announce over mDNS")
-        parser.add_argument("--zeroconf-name", help="instance name shown in Home Assistant")
-        parser.add_argument("--http", help="also serve the OpenAI speech API, e.g. tcp://0.0.0.0:8880")
-        parser.add_argument("--phrase-cache-size", type=int, help="cached phrases (0 = off)")
-        parser.add_argument(
-            "--release-memory",
-            action="store_true",
-            default=None,
-            help="give ONNX Runtime's working memory back after every inference (small boards)",
-        )
-        parser.add_argument(
-            "--no-split-first-piece",
-            dest="split_first_piece",
-            action="store_false",
-            default=None,
-            help="send every piece whole (by default a long first piece goes out in two parts on the CPU)",
-        )
+        _serve_flags(parser)
     if command == "synth":
         parser.add_argument("text", nargs="?", help="text to speak; '-' or omitted reads stdin")
         parser.add_argument("-f", "--file", type=Path, help="read the text from a file")
