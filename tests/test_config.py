@@ -124,6 +124,7 @@ def test_every_key_is_settable_from_the_environment(clean_environment: pytest.Mo
         "KOKORO_ZEROCONF__HOST": "192.168.1.5",
         "KOKORO_HTTP__URI": "tcp://0.0.0.0:8880",
         "KOKORO_HTTP__API_KEY": "s3cret",
+        "KOKORO_HTTP__CORS_ORIGINS": '["https://chat.example"]',
         "KOKORO_MODEL": "/models/kokoro.onnx",
         "KOKORO_VOICES": "/models/voices.bin",
         "KOKORO_DEVICE": "cpu",
@@ -155,7 +156,7 @@ def test_every_key_is_settable_from_the_environment(clean_environment: pytest.Mo
     assert config.model_dump() == {
         "uri": "tcp://127.0.0.1:10300",
         "zeroconf": {"enabled": False, "name": "Kokoro in the attic", "host": "192.168.1.5"},
-        "http": {"uri": "tcp://0.0.0.0:8880", "api_key": "s3cret"},
+        "http": {"uri": "tcp://0.0.0.0:8880", "api_key": "s3cret", "cors_origins": ["https://chat.example"]},
         "model": "/models/kokoro.onnx",
         "voices": "/models/voices.bin",
         "device": "cpu",

@@ -79,6 +79,9 @@ class HttpConfig(_Section):
     uri: str | None = None
     #: When set, speech requests must send ``Authorization: Bearer <api_key>``.
     api_key: str | None = None
+    #: Web pages (origins, e.g. ``https://chat.example.com``, or ``*`` for any) whose scripts may
+    #: call the API from a browser; none by default.
+    cors_origins: list[str] = Field(default_factory=list)
 
     @field_validator("uri")
     @classmethod

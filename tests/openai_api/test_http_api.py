@@ -7,7 +7,9 @@ Texts are a few words: the suite shares two CPU cores, and each piece is a real 
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
+import json
 import time
 import wave
 from collections.abc import AsyncIterator
@@ -251,14 +253,14 @@ async def test_unknown_voice_is_a_400_naming_it(
 @pytest.mark.parametrize(
     ("body", "param", "code"),
     [
-        ({"model": "gpt-4o-mini-tts", "input": "Hi."}, "model", "model_not_found"),
+        ({"model": "gpt-9-tts", "input": "Hi."}, "model", "model_not_found"),
         (
             {"model": "kokoro", "input": "Hi.", "response_format": "ogg"},
             "response_format",
             "unsupported_format",
         ),
         ({"model": "kokoro", "input": "Hi.", "response_format": "flac", "stream": True}, "stream", None),
-        ({"model": "kokoro", "input": "Hi.", "stream_format": "sse"}, "stream_format", None),
+        ({"model": "kokoro", "input": "Hi.", "stream_format": "websocket"}, "stream_format", None),
         ({"model": "kokoro", "input": "   "}, "input", "empty_input"),
         ({"model": "kokoro", "input": "x" * 100_001}, "input", "input_too_long"),
         # JSON-escaped as surrogate pairs (1.2 MB): still judged by its length, not refused as a body.
@@ -337,7 +339,12 @@ async def test_voices_models_and_health(
     models = await (await client.get(url(server, "/v1/models"))).json()
     assert {"kokoro", "tts-1", "tts-1-hd"} <= {model["id"] for model in models["data"]}
     audio_models = await (await client.get(url(server, "/v1/audio/models"))).json()
-    assert {model["id"] for model in audio_models["models"]} == {"kokoro", "tts-1", "tts-1-hd"}
+    assert {model["id"] for model in audio_models["models"]} == {
+        "kokoro",
+        "tts-1",
+        "tts-1-hd",
+        "gpt-4o-mini-tts",
+    }
     health = await (await client.get(url(server, "/health"))).json()
     assert health["status"] == "ok" and health["voices"] == len(engine.voices.names)
 
@@ -413,3 +420,120 @@ async def test_close_cuts_off_replies_in_progress_and_frees_the_port(
         with pytest.raises(aiohttp.ClientConnectionError):
             await session.get(url(handle, "/health"))
     assert not handle.runner.app[ACTIVE_STREAMS_KEY]
+
+
+# -- what the current OpenAI API defines ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-03-20", "tts-1-hd", "kokoro"])
+async def test_current_openai_model_names_are_accepted(
+    client: aiohttp.ClientSession, server: HttpServerHandle, model: str
+) -> None:
+    response = await speech(client, server, model=model, input="Hi.", voice="af_heart", response_format="pcm")
+    assert response.status == 200, await response.text()
+    assert len(await response.read()) > 0
+
+
+async def test_an_unknown_model_is_a_400_naming_the_ones_offered(
+    client: aiohttp.ClientSession, server: HttpServerHandle
+) -> None:
+    response = await speech(client, server, model="gpt-9-tts", input="Hi.")
+    error = await error_of(response)
+    assert (
+        response.status == 400
+        and error["code"] == "model_not_found"
+        and "gpt-4o-mini-tts" in error["message"]
+    )
+
+
+async def test_every_openai_voice_name_and_the_object_form(
+    client: aiohttp.ClientSession, server: HttpServerHandle
+) -> None:
+    names = ["alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse"]
+    names += ["marin", "cedar"]
+    for voice in [*names, {"id": "af_heart"}, {"id": "coral"}]:
+        response = await speech(client, server, input="Hi.", voice=voice, response_format="pcm")
+        assert response.status == 200, (voice, await response.text())
+        await response.read()
+    bad = await speech(client, server, input="Hi.", voice={"name": "af_heart"})
+    assert bad.status == 400 and (await error_of(bad))["param"] == "voice"
+
+
+async def test_stream_format_audio_streams_and_sse_sends_openai_events(
+    client: aiohttp.ClientSession, server: HttpServerHandle
+) -> None:
+    text = "Turned on the kitchen lights. The garage door is closed."
+    whole = await speech(client, server, input=text, voice="af_heart", response_format="pcm")
+    expected = len(await whole.read())
+    streamed = await speech(
+        client, server, input=text, voice="af_heart", response_format="pcm", stream_format="audio"
+    )
+    assert streamed.status == 200 and streamed.headers.get("Transfer-Encoding") == "chunked"
+    assert len(await streamed.read()) == pytest.approx(expected, rel=0.05)  # stochastic generator
+
+    sse = await speech(
+        client, server, input=text, voice="af_heart", response_format="pcm", stream_format="sse"
+    )
+    assert sse.status == 200 and sse.headers["Content-Type"].startswith("text/event-stream")
+    events = [
+        json.loads(line[len("data: ") :])
+        for line in (await sse.text()).splitlines()
+        if line.startswith("data: ")
+    ]
+    assert {e["type"] for e in events[:-1]} == {"speech.audio.delta"} and events[-1][
+        "type"
+    ] == "speech.audio.done"
+    audio = b"".join(base64.b64decode(e["audio"]) for e in events[:-1])
+    assert len(events) > 2 and len(audio) == pytest.approx(expected, rel=0.05)
+
+    flac = await speech(client, server, input=text, response_format="flac", stream_format="sse")
+    assert flac.status == 400 and (await error_of(flac))["param"] == "stream"
+    bogus = await speech(client, server, input=text, stream_format="websocket")
+    assert bogus.status == 400 and (await error_of(bogus))["param"] == "stream_format"
+
+
+async def test_instructions_are_accepted_and_said_to_be_ignored(
+    client: aiohttp.ClientSession, server: HttpServerHandle
+) -> None:
+    response = await speech(
+        client, server, input="Hi.", instructions="Speak like a pirate.", response_format="pcm"
+    )
+    assert response.status == 200 and "X-Instructions-Ignored" in response.headers
+    plain = await speech(client, server, input="Hi.", response_format="pcm")
+    assert plain.status == 200 and "X-Instructions-Ignored" not in plain.headers
+
+
+async def test_cors_is_off_by_default_and_allows_only_configured_pages(
+    client: aiohttp.ClientSession, server: HttpServerHandle, engine: KokoroEngine, config: Config
+) -> None:
+    page = {"Origin": "https://chat.example"}
+    closed = await client.post(url(server, "/v1/audio/speech"), json={"input": "Hi."}, headers=page)
+    assert closed.status == 200 and "Access-Control-Allow-Origin" not in closed.headers
+    await closed.read()
+    http = HttpConfig(uri="tcp://127.0.0.1:0", cors_origins=["https://chat.example"])
+    handle = await start_http_server(engine, config.model_copy(update={"http": http}))
+    try:
+        preflight = await client.options(
+            url(handle, "/v1/audio/speech"),
+            headers={
+                **page,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        assert preflight.status == 204
+        assert preflight.headers["Access-Control-Allow-Origin"] == "https://chat.example"
+        assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+        for streamed in (False, True):
+            body = {"input": "Hi.", "response_format": "pcm", "stream": streamed}
+            allowed = await client.post(url(handle, "/v1/audio/speech"), json=body, headers=page)
+            assert (
+                allowed.status == 200
+                and allowed.headers["Access-Control-Allow-Origin"] == "https://chat.example"
+            )
+            assert "X-Time-To-First-Audio-Ms" in allowed.headers["Access-Control-Expose-Headers"]
+            await allowed.read()
+        other = await client.get(url(handle, "/v1/models"), headers={"Origin": "https://evil.example"})
+        assert other.status == 200 and "Access-Control-Allow-Origin" not in other.headers
+    finally:
+        await handle.close()

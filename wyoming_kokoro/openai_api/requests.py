@@ -3,6 +3,7 @@ that answer a bad one (OpenAI's error body, naming the field)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,17 +16,30 @@ from ..voices import VoiceError, parse_blend
 from .encoders import DEFAULT_FORMAT, FORMATS
 
 #: Model names accepted in ``model``; they all mean the one Kokoro model this server runs.
-MODELS: tuple[str, ...] = ("kokoro", "tts-1", "tts-1-hd")
+#: OpenAI's dated snapshots (``gpt-4o-mini-tts-2025-03-20``) are accepted too. Any other name is a
+#: 400 naming these: a client asking for a model it does not get should hear so.
+MODELS: tuple[str, ...] = ("kokoro", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+_DATED = re.compile(r"(?P<model>gpt-4o-mini-tts|tts-1|tts-1-hd)-\d{4}-\d{2}-\d{2}")
 
-#: OpenAI's classic voice names → the Kokoro v1.0 voices named after them.
+#: OpenAI's voice names → Kokoro v1.0 voices: the six classic ones to the voices named after them,
+#: the newer ones to a voice of the same gender and accent.
 OPENAI_VOICES: dict[str, str] = {
     "alloy": "af_alloy",
+    "ash": "am_adam",
+    "ballad": "bm_george",
+    "cedar": "am_michael",
+    "coral": "af_heart",
     "echo": "am_echo",
     "fable": "bm_fable",
-    "onyx": "am_onyx",
+    "marin": "af_bella",
     "nova": "af_nova",
+    "onyx": "am_onyx",
+    "sage": "af_sarah",
     "shimmer": "af_sky",
+    "verse": "am_puck",
 }
+#: How a streamed reply is sent: raw audio (``audio``) or server-sent events (``sse``).
+STREAM_FORMATS = ("audio", "sse")
 
 #: The speed range OpenAI's API accepts, and the narrower one Kokoro can render.
 OPENAI_SPEED_RANGE = (0.25, 4.0)
@@ -72,12 +86,16 @@ class SpeechRequest(BaseModel):
 
     model: str = "kokoro"
     input: str
-    voice: str | None = None
+    #: A voice name, or OpenAI's object form ``{"id": "..."}``.
+    voice: str | dict[str, Any] | None = None
     response_format: str = DEFAULT_FORMAT
     speed: float | None = None
     stream: bool = False
-    #: OpenAI's newer models can answer in server-sent events; only raw audio is offered here.
+    #: ``audio`` streams raw audio (as ``stream: true``); ``sse`` sends server-sent events.
     stream_format: str | None = None
+    #: How gpt-4o-mini-tts should speak; Kokoro has no such control: accepted, and ignored (a
+    #: response header says so).
+    instructions: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +108,10 @@ class Speech:
     speed: float | None
     requested_speed: float | None
     stream: bool
+    #: Send the audio as server-sent events (``stream_format: sse``).
+    sse: bool = False
+    #: ``instructions`` were given (and cannot be followed).
+    instructions_ignored: bool = False
 
 
 def validate(data: Any, engine: KokoroEngine, config: Config) -> Speech:
@@ -103,7 +125,8 @@ def validate(data: Any, engine: KokoroEngine, config: Config) -> Speech:
         param = ".".join(str(part) for part in first["loc"]) or None
         code = "missing_required_parameter" if first["type"] == "missing" else "invalid_value"
         raise ApiError(400, f"{param}: {first['msg']}", param=param, code=code) from None
-    if request.model not in MODELS:
+    dated = _DATED.fullmatch(request.model)
+    if request.model not in MODELS and dated is None:
         raise ApiError(
             400,
             f"Unknown model {request.model!r}; this server offers {', '.join(MODELS)} (all Kokoro-82M)",
@@ -115,12 +138,26 @@ def validate(data: Any, engine: KokoroEngine, config: Config) -> Speech:
     speed = _checked_speed(request.speed)
     return Speech(
         text=text,
-        voice=_voice_spec(engine, request.voice),
+        voice=_voice_spec(engine, _voice_name(request.voice)),
         format=fmt,
         speed=speed,
         requested_speed=request.speed,
-        stream=request.stream,
+        stream=request.stream or request.stream_format is not None,
+        sse=request.stream_format == "sse",
+        instructions_ignored=bool(request.instructions and request.instructions.strip()),
     )
+
+
+def _voice_name(voice: str | dict[str, Any] | None) -> str | None:
+    """The voice's name, given as a string or as OpenAI's ``{"id": "..."}``."""
+    if isinstance(voice, dict):
+        name = voice.get("id")
+        if not isinstance(name, str):
+            raise ApiError(
+                400, 'voice must be a name or an object {"id": "<name>"}', param="voice", code="invalid_value"
+            )
+        return name
+    return voice
 
 
 def _checked_format(request: SpeechRequest) -> str:
@@ -134,21 +171,21 @@ def _checked_format(request: SpeechRequest) -> str:
             param="response_format",
             code="unsupported_format",
         )
-    if request.stream and not FORMATS[fmt].streamable:
+    if request.stream_format not in (None, *STREAM_FORMATS):
+        raise ApiError(
+            400,
+            f"stream_format {request.stream_format!r} is not supported; use 'audio' (raw audio) or 'sse'"
+            " (server-sent events)",
+            param="stream_format",
+            code="unsupported_stream_format",
+        )
+    if (request.stream or request.stream_format) and not FORMATS[fmt].streamable:
         streamable = ", ".join(name for name, info in FORMATS.items() if info.streamable)
         raise ApiError(
             400,
             f"{fmt} cannot be streamed: its header needs the total length and checksum, known only at "
             f"the end. Use stream: false for {fmt}, or stream one of {streamable}",
             param="stream",
-            code="unsupported_stream_format",
-        )
-    if request.stream_format not in (None, "audio"):
-        raise ApiError(
-            400,
-            f"stream_format {request.stream_format!r} is not supported; this server sends raw audio "
-            "(stream_format 'audio'), streamed with stream: true",
-            param="stream_format",
             code="unsupported_stream_format",
         )
     return fmt

@@ -45,6 +45,7 @@ raise readable exceptions. A client that disconnects cancels its synthesis at on
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import json
 import logging
@@ -93,7 +94,7 @@ class HttpServerHandle:
 def create_app(engine: KokoroEngine, config: Config) -> web.Application:
     """The aiohttp application: routes, error handling and the optional bearer-token check."""
     app = web.Application(
-        middlewares=[_error_middleware, _auth_middleware],
+        middlewares=[_cors_middleware, _error_middleware, _auth_middleware],
         # JSON may escape a character as up to 12 bytes (a surrogate pair); leave room for the rest.
         client_max_size=config.limits.max_text_chars * 12 + 64 * 1024,
     )
@@ -106,6 +107,7 @@ def create_app(engine: KokoroEngine, config: Config) -> web.Application:
     app.router.add_get("/v1/audio/models", _audio_models)
     app.router.add_get("/health", _health)
     app.on_shutdown.append(_cancel_active_streams)
+    app.on_response_prepare.append(_add_cors_headers)
     return app
 
 
@@ -176,6 +178,41 @@ async def _error_middleware(request: web.Request, handler: _Handler) -> web.Stre
         return ApiError(err.status, err.reason, code=code, headers=kept).response()
 
 
+#: The CORS headers of a request from an allowed web page (set by ``_cors_middleware``).
+CORS_KEY = web.RequestKey("cors", dict[str, str])
+#: Response headers a browser script may read (with CORS on).
+_EXPOSED_HEADERS = (
+    "X-Time-To-First-Audio-Ms, X-Audio-Seconds, X-Voice, X-Speed, X-Speed-Requested, X-Sample-Rate"
+)
+
+
+@web.middleware
+async def _cors_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Cross-origin requests from the configured web pages (``http.cors_origins``): a preflight
+    ``OPTIONS`` is answered here, and every response to such a page says it may read it
+    (``_add_cors_headers``, before the headers go out, streamed replies included). Off (no header
+    ever added) when no origin is configured."""
+    origins = request.app[CONFIG_KEY].http.cors_origins
+    origin = request.headers.get("Origin")
+    if not origin or not ("*" in origins or origin in origins):
+        return await handler(request)
+    request[CORS_KEY] = {"Access-Control-Allow-Origin": "*" if "*" in origins else origin, "Vary": "Origin"}
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        preflight = {
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type",
+            "Access-Control-Max-Age": "600",
+        }
+        return web.Response(status=204, headers=preflight)
+    return await handler(request)
+
+
+async def _add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    cors = request.get(CORS_KEY)
+    if cors is not None:
+        response.headers.update({**cors, "Access-Control-Expose-Headers": _EXPOSED_HEADERS})
+
+
 @web.middleware
 async def _auth_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
     """Bearer token for synthesis, when ``http.api_key`` is set; listings stay open."""
@@ -241,7 +278,9 @@ async def _speech(request: web.Request) -> web.StreamResponse:
             " (streamed)" if speech.stream else "",
             ttfa_ms,
         )
-        if speech.stream:
+        if speech.sse:
+            response = await _sse_audio(request, headers, head, first, pieces, encoder, stream)
+        elif speech.stream:
             response = await _stream_audio(request, headers, head, first, pieces, encoder, stream)
         else:
             response = await _whole_audio(headers, head, first, pieces, encoder, stream)
@@ -299,6 +338,10 @@ def _audio_headers(speech: Speech, stream: SynthesisStream, ttfa_ms: float) -> d
         headers["X-Sample-Format"] = f"s{SAMPLE_WIDTH * 8}le"
     if speech.requested_speed is not None and speech.requested_speed != stream.speed:
         headers["X-Speed-Requested"] = f"{speech.requested_speed:g}"
+    if speech.instructions_ignored:
+        headers["X-Instructions-Ignored"] = (
+            "Kokoro cannot follow speaking instructions; the voice speaks as it does"
+        )
     return headers
 
 
@@ -351,6 +394,54 @@ async def _stream_audio(
         _abort(request)
         return response
     await response.write(await asyncio.to_thread(encoder.finish))
+    await response.write_eof()
+    return response
+
+
+async def _sse_audio(
+    request: web.Request,
+    headers: dict[str, str],
+    head: bytes,
+    first: AudioPiece,
+    pieces: AsyncIterator[AudioPiece],
+    encoder: AudioEncoder,
+    stream: SynthesisStream,
+) -> web.StreamResponse:
+    """``stream_format: sse``: each piece's audio as a ``speech.audio.delta`` event (base64, in the
+    response format), then ``speech.audio.done``, as OpenAI sends them."""
+    headers = {
+        **headers,
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-cache",
+        "X-Accel-Buffering": "no",
+    }
+    response = web.StreamResponse(headers=headers)
+    await response.prepare(request)
+
+    async def send(event: dict[str, Any]) -> None:
+        await response.write(f"data: {json.dumps(event)}\n\n".encode())
+
+    async def delta(audio: bytes) -> None:
+        if audio:
+            await send({"type": "speech.audio.delta", "audio": base64.b64encode(audio).decode("ascii")})
+
+    await delta(head)
+    seconds = first.seconds
+    try:
+        while (piece := await anext(pieces, None)) is not None:
+            await delta(await asyncio.to_thread(encoder.encode, piece.pcm))
+            seconds += piece.seconds
+    except EngineError as err:
+        _LOGGER.warning("Synthesis failed after %.1f s of streamed audio: %s", seconds, err)
+        _abort(request)
+        return response
+    if stream.cancelled:
+        _abort(request)
+        return response
+    await delta(await asyncio.to_thread(encoder.finish))
+    await send(
+        {"type": "speech.audio.done", "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}}
+    )
     await response.write_eof()
     return response
 
