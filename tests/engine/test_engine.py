@@ -89,9 +89,9 @@ def test_the_text_front_end_loads_while_the_split_model_is_built(
     both_started = threading.Barrier(2, timeout=60)
     real_frontend, real_split = loader_module.TextFrontend, loader_module.split_model_for
 
-    def frontend() -> object:
+    def frontend(*args: object) -> object:
         both_started.wait()
-        return real_frontend()
+        return real_frontend(*args)  # type: ignore[arg-type]
 
     def split_model(*args: object) -> object:
         both_started.wait()
