@@ -34,18 +34,16 @@ _FADE = 96  # 4 ms
 _THRESHOLD_DB = -45.0  # relative to the piece's loudest frame
 
 
-def trim_silence(
-    audio: npt.NDArray[np.float32], *, start: bool = True, end: bool = True
-) -> npt.NDArray[np.float32]:
-    """Cut leading (*start*) and trailing (*end*) near-silence, keeping a short margin so no onset
-    or decay is lost."""
+def speech_bounds(audio: npt.NDArray[np.float32], *, start: bool = True, end: bool = True) -> tuple[int, int]:
+    """The samples ``trim_silence`` keeps: from the first loud frame (less a margin) when *start*,
+    to the last (plus a margin) when *end*."""
     if audio.size < _FRAME * 2:
-        return audio
+        return 0, audio.size
     frames = audio[: audio.size - audio.size % _FRAME].reshape(-1, _FRAME)
     rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
     peak = float(rms.max())
     if peak <= 1e-6:
-        return audio[:0]
+        return 0, 0
     loud = np.flatnonzero(rms >= peak * 10 ** (_THRESHOLD_DB / 20))
     first = max(0, int(loud[0]) * _FRAME - int(_MARGIN["head"] * SAMPLE_RATE)) if start else 0
     last = (
@@ -53,6 +51,15 @@ def trim_silence(
         if end
         else audio.size
     )
+    return first, last
+
+
+def trim_silence(
+    audio: npt.NDArray[np.float32], *, start: bool = True, end: bool = True
+) -> npt.NDArray[np.float32]:
+    """Cut leading (*start*) and trailing (*end*) near-silence, keeping a short margin so no onset
+    or decay is lost."""
+    first, last = speech_bounds(audio, start=start, end=end)
     return audio[first:last]
 
 

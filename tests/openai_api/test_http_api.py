@@ -537,3 +537,28 @@ async def test_cors_is_off_by_default_and_allows_only_configured_pages(
         assert other.status == 200 and "Access-Control-Allow-Origin" not in other.headers
     finally:
         await handle.close()
+
+
+async def test_timestamps_give_each_word_its_time_within_the_audio(
+    client: aiohttp.ClientSession, server: HttpServerHandle
+) -> None:
+    text = "Turned on the kitchen lights. The garage door is closed."
+    response = await speech(
+        client, server, input=text, voice="af_heart", response_format="pcm", timestamps=True
+    )
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    seconds = len(base64.b64decode(body["audio"])) / 2 / SAMPLE_RATE
+    assert body["duration"] == pytest.approx(seconds, abs=0.002)
+    words = body["words"]
+    said = ["Turned", "on", "the", "kitchen", "lights", "The", "garage", "door", "is", "closed"]
+    assert [w["word"] for w in words] == said
+    starts, ends = [w["start"] for w in words], [w["end"] for w in words]
+    assert starts == sorted(starts) and ends == sorted(ends)  # in order, never overlapping back
+    assert all(w["start"] < w["end"] for w in words)
+    assert all(end <= start + 1e-3 for end, start in zip(ends, starts[1:], strict=False))
+    assert starts[0] < 0.3 and seconds - 0.5 < ends[-1] <= seconds  # they span the audio
+    gap = starts[5] - ends[4]  # the pause between the two sentences
+    assert gap >= 0.25, gap
+    refused = await speech(client, server, input=text, timestamps=True, stream=True)
+    assert refused.status == 400 and (await error_of(refused))["param"] == "timestamps"

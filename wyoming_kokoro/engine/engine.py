@@ -58,6 +58,12 @@ class KokoroEngine:
         return self.synthesizer.stats
 
     @property
+    def times_words(self) -> bool:
+        """Whether replies can come with when each word is said (``open_stream(timed=True)``): the
+        split model's prosody part gives the durations (the CPU, ``split_first_piece`` on)."""
+        return self.synthesizer.split_model is not None
+
+    @property
     def streams(self) -> tuple[SynthesisStream, ...]:
         """The replies under way."""
         return tuple(self.scheduler.streams)
@@ -119,10 +125,17 @@ class KokoroEngine:
         return self.voices.resolve(self.voice_for(voice, language))
 
     def open_stream(
-        self, voice: str | None = None, speed: float | None = None, language: str | None = None
+        self,
+        voice: str | None = None,
+        speed: float | None = None,
+        language: str | None = None,
+        *,
+        timed: bool = False,
     ) -> SynthesisStream:
-        """Start a reply. A preset's speed and silences apply where the request sets none. Raises
-        VoiceError (unknown voice), ValueError (bad speed), EngineBusy."""
+        """Start a reply. A preset's speed and silences apply where the request sets none. *timed*:
+        pieces come with when each word is said (CPU with the split model only; otherwise the
+        reply fails with an EngineError saying so). Raises VoiceError (unknown voice), ValueError
+        (bad speed), EngineBusy."""
         name = self.voice_for(voice, language)
         resolved = self.voices.resolve(name)
         preset = self.presets.get(name)
@@ -140,6 +153,7 @@ class KokoroEngine:
             max_chars=self.config.limits.max_text_chars,
             sentence_silence=_preset_or(preset, "sentence_silence", self.config.sentence_silence),
             trailing_silence=_preset_or(preset, "trailing_silence", self.config.trailing_silence),
+            timed=timed,
             phonemize=self._phonemize,
             wake=self.scheduler.wake,
             finished=self.scheduler.forget,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..audio import pcm_seconds
+from .timing import WordTime
 
 
 class EngineError(RuntimeError):
@@ -21,6 +22,8 @@ class AudioPiece:
 
     pcm: bytes
     phonemes: str
+    #: When each word is said, from the piece's start: only for a reply asked with word times.
+    words: tuple[WordTime, ...] = ()
 
     @property
     def seconds(self) -> float:

@@ -184,9 +184,11 @@ class Scheduler:
             if job.rest is not None:
                 audio: AudioPiece | FirstWords = await synthesizer.render_rest(job.rest, job.run_options)
             else:
-                others = functools.partial(self._work_before_rest, stream) if job.first else None
+                # A timed reply's first piece is sent whole: its words' times come with it.
+                cut = job.first and not stream.timed
+                others = functools.partial(self._work_before_rest, stream) if cut else None
                 audio = await synthesizer.render(
-                    piece, stream.voice, stream.speed, job.run_options, wait=others
+                    piece, stream.voice, stream.speed, job.run_options, wait=others, timed=stream.timed
                 )
         except asyncio.CancelledError:
             stream.in_flight = False

@@ -60,6 +60,7 @@ class SynthesisStream:
         max_chars: int,
         sentence_silence: float = 0.0,
         trailing_silence: float = 0.0,
+        timed: bool = False,
         phonemize: Callable[[str, str], Awaitable[str]],
         wake: Callable[[], None],
         finished: Callable[[SynthesisStream], None],
@@ -70,6 +71,8 @@ class SynthesisStream:
         #: Extra silence after each sentence but the last, and after the reply's last audio.
         self.sentence_silence = sentence_silence
         self.trailing_silence = trailing_silence
+        #: Pieces come with when each word is said (``AudioPiece.words``).
+        self.timed = timed
         self._max_chars = max_chars
         self._phonemize = phonemize
         self._wake = wake
@@ -333,7 +336,7 @@ class SynthesisStream:
         if not more:
             self.tokens_done += len(unit.phonemes)
             extra = self.sentence_silence if unit.boundary == "sentence" else 0.0
-            piece = AudioPiece(piece.pcm + pause_pcm(unit.boundary, extra), piece.phonemes)
+            piece = AudioPiece(piece.pcm + pause_pcm(unit.boundary, extra), piece.phonemes, piece.words)
             self._first_out.set()
         self.audio_seconds += piece.seconds
         self._output.put_nowait(piece)

@@ -20,7 +20,16 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from ..audio import PAUSE_SECONDS, SAMPLE_RATE, crossfade, pcm_seconds, shape_piece, to_pcm16
+from ..audio import (
+    PAUSE_SECONDS,
+    SAMPLE_RATE,
+    SAMPLE_WIDTH,
+    crossfade,
+    pcm_seconds,
+    shape_piece,
+    speech_bounds,
+    to_pcm16,
+)
 from ..config import Config
 from ..model.sessions import run_session, session_model_path, style_for
 from ..model.split import CROSSFADE_FRAMES, OVERLAP_FRAMES, SAMPLES_PER_FRAME, Prosody, SplitModel, join_level
@@ -32,8 +41,9 @@ from .cache import CacheKey, PhraseCache
 from .jobs import FirstWords, Rest
 from .memory import resident_bytes
 from .policy import TYPICAL_FIRST_PIECE, Cut, plan_cut
-from .results import AudioPiece, Stats
+from .results import AudioPiece, EngineError, Stats
 from .speed import SpeedModel
+from .timing import WordTime, word_times
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -183,10 +193,14 @@ class Synthesizer:
         run_options: ort.RunOptions,
         *,
         wait: Callable[[], float] | None = None,
+        timed: bool = False,
     ) -> AudioPiece | FirstWords:
         """The piece's audio, from the phrase cache or synthesized. With *wait* (a first piece:
         the seconds of other replies' work that would go before its rest) and a split model, the
-        piece may come back as its first words and a rest to make later."""
+        piece may come back as its first words and a rest to make later. *timed*: with when each
+        word is said (``AudioPiece.words``), which needs the split model's durations."""
+        if timed:
+            return await self._render_timed(piece, voice, speed, run_options)
         key = self.cache_key(piece.phonemes, voice, speed)
         cached = self.cache.get(key)
         if cached is not None:
@@ -201,6 +215,22 @@ class Synthesizer:
         pcm, elapsed = await self._infer(job, run_options)
         self._record(key, len(ids), pcm, elapsed, piece.boundary)
         return AudioPiece(pcm, piece.phonemes)
+
+    async def _render_timed(
+        self, piece: PhonemeUnit, voice: ResolvedVoice, speed: float, run_options: ort.RunOptions
+    ) -> AudioPiece:
+        """A whole piece through the split model's parts (the whole model's audio, bit for bit), and
+        its words' times from the durations its prosody part predicted."""
+        split = self.split_model
+        if split is None:
+            raise EngineError("word times need the CPU's split model (split_first_piece: true; not on a GPU)")
+        ids = self.frontend.tokenize(piece.phonemes)[:MAX_TOKENS]
+        started = time.perf_counter()
+        timed = functools.partial(render_timed, split, ids, voice.table, speed, run_options, piece.phonemes)
+        pcm, words = await asyncio.get_running_loop().run_in_executor(self.pool, timed, self.frontend.vocab)
+        key = self.cache_key(piece.phonemes, voice, speed)
+        self._record(key, len(ids), pcm, time.perf_counter() - started, piece.boundary)
+        return AudioPiece(pcm, piece.phonemes, words)
 
     async def _infer(
         self, job: Callable[[ort.InferenceSession], tuple[bytes, float]], run_options: ort.RunOptions
@@ -374,3 +404,21 @@ def decode_tail(
     audio = split.tail(prosody, cut.frame - OVERLAP_FRAMES, statistics, run_options)
     audio = join_level(overlap, audio[(OVERLAP_FRAMES - CROSSFADE_FRAMES // 2) * SAMPLES_PER_FRAME :])
     return to_pcm16(shape_piece(crossfade(overlap, audio, overlap.size), start=False))
+
+
+def render_timed(
+    split: SplitModel,
+    ids: list[int],
+    table: npt.NDArray[np.float32],
+    speed: float,
+    run_options: ort.RunOptions,
+    phonemes: str,
+    vocab: dict[str, int],
+) -> tuple[bytes, tuple[WordTime, ...]]:
+    """One piece as it is sent, and when each of its words is said (see ``timing.word_times``)."""
+    prosody = split.prosody(ids, style_for(table, len(ids)), speed, run_options)
+    audio = split.whole(prosody, run_options)
+    skip, _ = speech_bounds(audio)
+    pcm = to_pcm16(shape_piece(audio))
+    symbols = "".join(ch for ch in phonemes if ch in vocab)[: len(ids)]
+    return pcm, word_times(symbols, vocab, prosody.durations, skip, len(pcm) // SAMPLE_WIDTH)

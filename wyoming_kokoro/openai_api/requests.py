@@ -96,6 +96,8 @@ class SpeechRequest(BaseModel):
     #: How gpt-4o-mini-tts should speak; Kokoro has no such control: accepted, and ignored (a
     #: response header says so).
     instructions: str | None = None
+    #: This server's extension: answer JSON with the audio (base64) and each word's start and end.
+    timestamps: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ class Speech:
     sse: bool = False
     #: ``instructions`` were given (and cannot be followed).
     instructions_ignored: bool = False
+    #: Answer JSON with the audio and each word's times (``timestamps: true``).
+    timestamps: bool = False
 
 
 def validate(data: Any, engine: KokoroEngine, config: Config) -> Speech:
@@ -145,7 +149,29 @@ def validate(data: Any, engine: KokoroEngine, config: Config) -> Speech:
         stream=request.stream or request.stream_format is not None,
         sse=request.stream_format == "sse",
         instructions_ignored=bool(request.instructions and request.instructions.strip()),
+        timestamps=_checked_timestamps(request, engine),
     )
+
+
+def _checked_timestamps(request: SpeechRequest, engine: KokoroEngine) -> bool:
+    """Whether word times are asked for; raises ApiError where they cannot be given."""
+    if not request.timestamps:
+        return False
+    if request.stream or request.stream_format:
+        raise ApiError(
+            400,
+            "timestamps come with the whole audio in one JSON answer: ask without stream",
+            param="timestamps",
+            code="unsupported_value",
+        )
+    if not engine.times_words:
+        raise ApiError(
+            400,
+            "word timestamps need the CPU's split model (split_first_piece: true; not on a GPU)",
+            param="timestamps",
+            code="unsupported_value",
+        )
+    return True
 
 
 def _voice_name(voice: str | dict[str, Any] | None) -> str | None:

@@ -60,6 +60,7 @@ from aiohttp import web
 from ..audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
 from ..config import Config
 from ..engine import AudioPiece, EngineBusy, EngineError, KokoroEngine, SynthesisStream
+from ..text.pipeline import spoken_words
 from ..voices import VoiceError
 from .encoders import FORMATS, AudioEncoder, close_encoder, make_encoder
 from .requests import MODELS, OPENAI_VOICES, ApiError, Speech, validate
@@ -278,7 +279,10 @@ async def _speech(request: web.Request) -> web.StreamResponse:
             " (streamed)" if speech.stream else "",
             ttfa_ms,
         )
-        if speech.sse:
+        response: web.StreamResponse
+        if speech.timestamps:
+            response = await _timed_audio(engine, speech, headers, head, first, pieces, encoder, stream)
+        elif speech.sse:
             response = await _sse_audio(request, headers, head, first, pieces, encoder, stream)
         elif speech.stream:
             response = await _stream_audio(request, headers, head, first, pieces, encoder, stream)
@@ -304,7 +308,7 @@ async def _read_json(request: web.Request) -> Any:
 
 def _open_stream(engine: KokoroEngine, speech: Speech) -> SynthesisStream:
     try:
-        return engine.open_stream(voice=speech.voice, speed=speech.speed)
+        return engine.open_stream(voice=speech.voice, speed=speech.speed, timed=speech.timestamps)
     except EngineBusy as err:
         raise ApiError(
             503, str(err), code="engine_busy", error_type="server_error", headers={"Retry-After": "1"}
@@ -364,6 +368,47 @@ async def _whole_audio(
     chunks.append(await asyncio.to_thread(encoder.finish))
     headers["X-Audio-Seconds"] = f"{seconds:.3f}"
     return web.Response(body=b"".join(chunks), headers=headers)
+
+
+async def _timed_audio(
+    engine: KokoroEngine,
+    speech: Speech,
+    headers: dict[str, str],
+    head: bytes,
+    first: AudioPiece,
+    pieces: AsyncIterator[AudioPiece],
+    encoder: AudioEncoder,
+    stream: SynthesisStream,
+) -> web.Response:
+    """``timestamps: true``: the whole audio (base64, in the response format) and when each word
+    is said, in seconds from the audio's start, as JSON."""
+    chunks, times, offset = [head], [], 0.0
+    piece: AudioPiece | None = first
+    while piece is not None:
+        if piece is not first:
+            chunks.append(await asyncio.to_thread(encoder.encode, piece.pcm))
+        times += [
+            (word, offset + w.start, offset + w.end) for word, w in [(w.phonemes, w) for w in piece.words]
+        ]
+        offset += piece.seconds
+        piece = await _next_piece(pieces)
+    if stream.cancelled:
+        raise ApiError(503, "The server is shutting down", code="shutting_down", error_type="server_error")
+    chunks.append(await asyncio.to_thread(encoder.finish))
+    said = await asyncio.to_thread(spoken_words, engine.frontend, speech.text, stream.language)
+    labels = said if len(said) == len(times) else [phonemes for phonemes, _, _ in times]
+    words = [
+        {"word": label, "start": round(start, 3), "end": round(end, 3)}
+        for label, (_, start, end) in zip(labels, times, strict=True)
+    ]
+    body = {
+        "audio": base64.b64encode(b"".join(chunks)).decode("ascii"),
+        "format": speech.format,
+        "duration": round(offset, 3),
+        "words": words,
+    }
+    kept = {k: v for k, v in headers.items() if k != "Content-Type"}
+    return web.json_response(body, headers={**kept, "X-Audio-Seconds": f"{offset:.3f}"})
 
 
 async def _stream_audio(

@@ -14,7 +14,11 @@ from collections.abc import Iterator
 from .frontend import TextFrontend
 from .normalize import normalize_text
 from .packing import MAX_PIECE_TOKENS, PhonemeUnit, take_piece
+from .pronounce import split_markup
 from .segmenter import Segment, TextSegmenter
+
+#: Marks stripped from a word shown with its time.
+PUNCTUATION = ".,;:!?\"'“”‘’()[]…—–"
 
 
 def segments(text: str, language: str) -> list[Segment]:
@@ -43,3 +47,17 @@ def pieces(
     queue = deque(phoneme_units(frontend, text, language))
     while (piece := take_piece(queue, budget)) is not None:
         yield piece
+
+
+def spoken_words(frontend: TextFrontend, text: str, language: str) -> list[str]:
+    """The words of *text* as they are said (normalized: "12.4" is "twelve point four"), one for
+    each phoneme word the front end makes of it, segment by segment as the engine phonemizes it;
+    where a segment's words and phoneme words do not line up, its phoneme words stand in."""
+    words: list[str] = []
+    for segment in segments(text, language):
+        phonemes = frontend.phonemize(segment.text, language).split()
+        normalized = normalize_text(frontend.pronunciations.apply(segment.text), language)
+        said = " ".join(written for written, _ in split_markup(normalized)).split()
+        said = [word.strip(PUNCTUATION) or word for word in said]
+        words += said if len(said) == len(phonemes) else phonemes
+    return words
