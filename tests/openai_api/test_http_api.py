@@ -562,3 +562,28 @@ async def test_timestamps_give_each_word_its_time_within_the_audio(
     assert gap >= 0.25, gap
     refused = await speech(client, server, input=text, timestamps=True, stream=True)
     assert refused.status == 400 and (await error_of(refused))["param"] == "timestamps"
+
+
+async def test_numbers_are_said_as_people_say_them_through_the_server(
+    client: aiohttp.ClientSession, server: HttpServerHandle
+) -> None:
+    """What the server says, word by word (timestamps), for a phone number written with a dash
+    and a regnal numeral."""
+    text = "Call 555-0142 about Henry VIII."
+    response = await speech(client, server, input=text, response_format="pcm", timestamps=True)
+    assert response.status == 200, await response.text()
+    said = [w["word"].lower() for w in (await response.json())["words"]]
+    assert said == [
+        "call",
+        "five",
+        "five",
+        "five",
+        "zero",
+        "one",
+        "four",
+        "two",
+        "about",
+        "henry",
+        "the",
+        "eighth",
+    ]
