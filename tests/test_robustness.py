@@ -297,6 +297,24 @@ async def test_replies_asked_for_before_malformed_bytes_are_still_sent(server: K
     assert error_of(events[-1:]).code == "bad-request"
 
 
+async def test_a_client_leaving_mid_stream_still_gets_the_replies_it_asked_for_before(
+    server: KokoroServer,
+) -> None:
+    """A whole request, then a text stream that never ends, then the client half-closes: the
+    stream is dropped at once, the earlier reply is sent complete (the fuzz test found it cut)."""
+    async with connect(server.port) as client:
+        stream = frame({"type": "synthesize-start"}, {}) + frame(
+            {"type": "synthesize-chunk"}, {"text": "And"}
+        )
+        await client.send(synthesize({"text": SHORT}) + stream)
+        client.writer.write_eof()
+        events = await client.rest()
+    first_stop = types(events).index("audio-stop")
+    assert_framed_audio(events[: first_stop + 1], 0.4)
+    assert "audio-chunk" not in types(events)[first_stop + 1 :]  # nothing of the dropped stream
+    await assert_serving(server.port)
+
+
 async def test_malformed_bytes_inside_a_text_stream_end_the_stream_with_the_error(
     server: KokoroServer,
 ) -> None:

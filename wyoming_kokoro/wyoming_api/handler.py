@@ -137,9 +137,13 @@ class KokoroEventHandler(AsyncEventHandler):
                 ended = await self._read_events()
                 if ended == "eof" and not self._aborted:
                     if self._open is not None:
+                        # The client left in the middle of a text stream: that reply is dropped at
+                        # once (its text will never end), the ones asked for before it are sent.
                         _LOGGER.info("%s left in the middle of a text stream", self._peer)
-                    else:
-                        await self.finish()
+                        self._open.cancel()
+                        self._open.stop_received.set()
+                        self._open = None
+                    await self.finish()
                 elif ended == "protocol" and self._protocol_error is not None and not self._aborted:
                     await self._end_with_protocol_error(self._protocol_error)
                 elif ended == "failed" and not self._aborted:
