@@ -425,21 +425,8 @@ async def _stream_audio(
     response = web.StreamResponse(headers={**headers, "X-Accel-Buffering": "no"})
     response.enable_chunked_encoding()
     await response.prepare(request)
-    await response.write(head)
-    seconds = first.seconds
-    try:
-        while (piece := await anext(pieces, None)) is not None:
-            await response.write(await asyncio.to_thread(encoder.encode, piece.pcm))
-            seconds += piece.seconds
-    except EngineError as err:
-        _LOGGER.warning("Synthesis failed after %.1f s of streamed audio: %s", seconds, err)
-        _abort(request)
-        return response
-    if stream.cancelled:  # the server is shutting down
-        _abort(request)
-        return response
-    await response.write(await asyncio.to_thread(encoder.finish))
-    await response.write_eof()
+    if await _send_pieces(request, response.write, head, first, pieces, encoder, stream):
+        await response.write_eof()
     return response
 
 
@@ -454,13 +441,8 @@ async def _sse_audio(
 ) -> web.StreamResponse:
     """``stream_format: sse``: each piece's audio as a ``speech.audio.delta`` event (base64, in the
     response format), then ``speech.audio.done``, as OpenAI sends them."""
-    headers = {
-        **headers,
-        "Content-Type": "text/event-stream",
-        "Cache-Control": "no-cache",
-        "X-Accel-Buffering": "no",
-    }
-    response = web.StreamResponse(headers=headers)
+    sse = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    response = web.StreamResponse(headers={**headers, **sse})
     await response.prepare(request)
 
     async def send(event: dict[str, Any]) -> None:
@@ -470,25 +452,40 @@ async def _sse_audio(
         if audio:
             await send({"type": "speech.audio.delta", "audio": base64.b64encode(audio).decode("ascii")})
 
-    await delta(head)
+    if await _send_pieces(request, delta, head, first, pieces, encoder, stream):
+        usage = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+        await send({"type": "speech.audio.done", "usage": usage})
+        await response.write_eof()
+    return response
+
+
+async def _send_pieces(
+    request: web.Request,
+    send: Callable[[bytes], Awaitable[None]],
+    head: bytes,
+    first: AudioPiece,
+    pieces: AsyncIterator[AudioPiece],
+    encoder: AudioEncoder,
+    stream: SynthesisStream,
+) -> bool:
+    """The encoded audio through *send*: the first piece's, each later piece's as it is made, and
+    the encoder's end. False (the connection cut, see ``_abort``) when synthesis fails midway or
+    the server shuts down."""
+    await send(head)
     seconds = first.seconds
     try:
         while (piece := await anext(pieces, None)) is not None:
-            await delta(await asyncio.to_thread(encoder.encode, piece.pcm))
+            await send(await asyncio.to_thread(encoder.encode, piece.pcm))
             seconds += piece.seconds
     except EngineError as err:
         _LOGGER.warning("Synthesis failed after %.1f s of streamed audio: %s", seconds, err)
         _abort(request)
-        return response
-    if stream.cancelled:
+        return False
+    if stream.cancelled:  # the server is shutting down
         _abort(request)
-        return response
-    await delta(await asyncio.to_thread(encoder.finish))
-    await send(
-        {"type": "speech.audio.done", "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}}
-    )
-    await response.write_eof()
-    return response
+        return False
+    await send(await asyncio.to_thread(encoder.finish))
+    return True
 
 
 def _abort(request: web.Request) -> None:
