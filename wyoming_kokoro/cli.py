@@ -242,14 +242,14 @@ def _cmd_synth(config: Config, args: argparse.Namespace) -> int:
 def _cmd_voices(config: Config) -> int:
     from . import assets
     from .engine.loader import voice_library
-    from .voices import describe_voice
+    from .voices import describe_voice, parse_first
 
     tables = assets.load_voices(assets.ensure_voices(config.voices, config.resolved_cache_dir()))
     library = voice_library(config, tables)
     print(f"{'voice':<16} {'language':<9} {'gender':<7} description")
     for info in library.catalog():
         print(f"{info.name:<16} {info.language_tag:<9} {info.gender or '-':<7} {info.description}")
-    default = describe_voice(config.voice)
+    default = describe_voice(parse_first(config.voice_spec(config.voice)))
     print(f"\n{len(library.names)} voices; default {config.voice} ({default.language_tag})")
     return 0
 

@@ -231,6 +231,11 @@ class Config(BaseSettings):
         """Every named voice: the presets, and the deprecated ``blends`` read as presets."""
         return {**{name: PresetConfig(voice=spec) for name, spec in self.blends.items()}, **self.presets}
 
+    def voice_spec(self, name: str) -> str:
+        """The voice or blend a name stands for: a preset's voice, else the name itself."""
+        preset = self.named_voices().get(name)
+        return name if preset is None else preset.voice
+
     @classmethod
     def settings_customise_sources(
         cls,

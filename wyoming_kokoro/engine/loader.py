@@ -146,7 +146,7 @@ def _load(config: Config, loading: Future[TextFrontend]) -> KokoroEngine:
 
 
 def _models(config: Config, cache_dir: Path, tables: dict[str, npt.NDArray[np.float32]]) -> _Models:
-    check_table = tables.get(parse_first(config.voice))
+    check_table = tables.get(parse_first(config.voice_spec(config.voice)))
     if check_table is None:
         check_table = next(iter(tables.values()))
     profile_prefix = None
@@ -199,16 +199,14 @@ def _voice_library(
     library = voice_library(config, tables, frontend.languages)
     if not library.names:
         raise assets.AssetError(f"No usable voices in {voices_path}")
-    named = config.named_voices()
     for spec in {config.voice, *config.language_voices.values()}:
-        language = describe_voice(parse_first(named[spec].voice if spec in named else spec)).language
+        language = describe_voice(parse_first(config.voice_spec(spec))).language
         if language in frontend.languages:
             try:
                 library.resolve(spec)
             except VoiceError as err:
                 raise VoiceError(f"Configured voice {spec!r} cannot be used: {err}") from None
-    default_spec = named[config.voice].voice if config.voice in named else config.voice
-    default_language = describe_voice(parse_first(default_spec)).language
+    default_language = describe_voice(parse_first(config.voice_spec(config.voice))).language
     if default_language not in frontend.languages:
         reason = frontend.unavailable.get(default_language, "no text front end")
         raise VoiceError(f"Default voice {config.voice!r} needs {default_language} G2P: {reason}")
