@@ -78,7 +78,7 @@ class _Models:
         if chain[0][0] == CUDA and not cuda_starts(ort):
             raise ProviderError(CUDA_FELL_BACK)  # before building a float model for nothing
         path = self.path_for(chain)
-        options = session_options(self.threads, self.profile_prefix)
+        options = session_options(self.threads, self.profile_prefix, device=chain[0][0])
         try:
             session = ort.InferenceSession(str(path), sess_options=options, providers=chain)
         except Exception as err:

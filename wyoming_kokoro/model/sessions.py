@@ -20,9 +20,12 @@ from .providers import CPU, CUDA
 CHECK_IDS = [50, 156, 86, 54, 57, 4]
 
 
-def session_options(threads: int, profile_prefix: str | None = None) -> ort.SessionOptions:
+def session_options(
+    threads: int, profile_prefix: str | None = None, *, device: str = CPU
+) -> ort.SessionOptions:
     """The settings of every session: *threads* for the kernels, no spinning, all graph
-    optimizations, one shared CPU arena; with *profile_prefix*, profiling for the debug log."""
+    optimizations, one shared CPU arena; with *profile_prefix*, profiling for the debug log.
+    *device*: the provider the session runs on first (CPU or CUDA)."""
     options = ort.SessionOptions()
     if profile_prefix is not None:
         # Debug logging: profile the first inferences to report where each node ran.
@@ -37,6 +40,11 @@ def session_options(threads: int, profile_prefix: str | None = None) -> ort.Sess
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     options.log_severity_level = 3
+    if device == CPU:
+        # No memory pattern on the CPU: with it each run takes its planned memory as one block
+        # sized by its input's shape, which differs with every piece, and the arena keeps blocks
+        # of many sizes beside each other (docs/performance.md: more held, no faster).
+        options.enable_mem_pattern = False
     # One memory arena for all of this process's sessions (the whole model and the parts of
     # split_model.py): they never run at once, and each arena grows to its largest run.
     _register_shared_cpu_arena()
