@@ -11,6 +11,7 @@ seconds per second of audio.
     .venv/bin/python bench/latency.py --start --mode stream         # LLM-style streamed text
     .venv/bin/python bench/latency.py --start --clients 3
     .venv/bin/python bench/latency.py --start --clients 3 --stagger 1   # arrivals 1 s apart
+    .venv/bin/python bench/latency.py --start --gap 3                   # requests after a quiet spell
     .venv/bin/python bench/latency.py --uri tcp://127.0.0.1:10200   # any Wyoming TTS, e.g. wyoming-piper
 
 Prints a table and one JSON line (prefix ``RESULT``) so runs can be compared.
@@ -233,6 +234,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         describes: list[float] = []
         for _ in range(args.repeat):
             for offset in range(0, len(texts), 1):
+                await asyncio.sleep(args.gap)
                 batch = [texts[(offset + k) % len(texts)] for k in range(args.clients)]
                 tasks = [
                     asyncio.create_task(
@@ -260,6 +262,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "mode": args.mode,
         "clients": args.clients,
         "stagger_s": args.stagger,
+        "gap_s": args.gap,
         "requests": len(runs),
         "errors": len(runs) - len(ok),
         "audio_start_p50": percentile([r.audio_start for r in ok], 50),
@@ -308,6 +311,13 @@ def main() -> None:
         help="seconds between the clients' starts (0: all at once, the worst case for first pieces; "
         "e.g. 1: later clients ask while earlier replies are still being synthesized)",
     )
+    parser.add_argument(
+        "--gap",
+        type=float,
+        default=0.0,
+        help="seconds of quiet between one round of requests and the next (0: back to back; at "
+        "home requests come minutes apart, and an idle server hands its working memory back)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="passes over the texts")
     parser.add_argument("--wps", type=float, default=20.0, help="streaming pace in words per second")
     parser.add_argument("--voice", help="voice name (default: the server's)")
@@ -315,8 +325,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.start and not args.uri:
         parser.error("give --uri or --start")
-    if args.stagger < 0:
-        parser.error("--stagger must be 0 or more seconds")
+    if args.stagger < 0 or args.gap < 0:
+        parser.error("--stagger and --gap must be 0 or more seconds")
     asyncio.run(main_async(args))
 
 

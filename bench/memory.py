@@ -1,19 +1,22 @@
 """Resident memory of the engine: after start, after the benchmark replies, after each hostile text.
 
-Loads the engine in this process (the default config, phrase cache off, CPU), speaks every reply of
-the latency benchmark's texts, then each text of ``tests/hostile.py`` (one request each), and prints the
-resident memory (VmRSS) after each step, and the audio each hostile text got:
+Loads the engine in this process (the default config, phrase cache off, CPU) and starts it as a
+server does (it warms up), speaks every reply of the latency benchmark's texts, then each text of
+``tests/hostile.py`` (one request each), and prints after each step the resident memory at rest
+(VmRSS once the engine has been idle long enough to hand its working memory back), the most the
+process has held so far (VmHWM), and the audio each hostile text got:
 
     .venv/bin/python bench/memory.py
     .venv/bin/python bench/memory.py --set split_first_piece=false --set release_memory=true
     .venv/bin/python bench/memory.py --parts    # what each part costs, added one at a time
 
-Linux only (reads /proc/self/statm). Prints one JSON line (prefix ``RESULT``) as well.
+Linux only (reads /proc/self). Prints one JSON line (prefix ``RESULT``) as well.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -28,8 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # shared
 from hostile import HOSTILE_TEXTS
 
 from wyoming_kokoro.config import ConfigError, load_config
+from wyoming_kokoro.engine import KokoroEngine
 from wyoming_kokoro.engine.loader import load_engine
 from wyoming_kokoro.engine.memory import resident_bytes
+from wyoming_kokoro.engine.synthesizer import IDLE_RELEASE_SECONDS
 
 
 def megabytes() -> float:
@@ -75,6 +80,48 @@ def parts() -> None:
     print("RESULT " + json.dumps({name: round(mb) for name, mb in rows}))
 
 
+def peak_megabytes() -> float:
+    """The most this process has held (VmHWM)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+async def speak(engine: KokoroEngine, text: str) -> float:
+    """One reply through the engine's scheduler, as a server makes it; its seconds of audio."""
+    return sum(len(piece.pcm) for piece in [p async for p in engine.synthesize(text)]) / 48_000
+
+
+async def at_rest() -> float:
+    """Resident MB once the server is idle: after IDLE_RELEASE_SECONDS with nothing to make, the
+    engine hands the inferences' working memory back."""
+    await asyncio.sleep(IDLE_RELEASE_SECONDS + 1.0)
+    return megabytes()
+
+
+async def measure(engine: KokoroEngine, texts: list[str]) -> dict[str, object]:
+    result: dict[str, object] = {"after_start": megabytes()}  # loaded, before the warm-up
+    engine.start()  # warms up, as a server does once it listens (the first reply waits for it)
+    for text in texts:
+        await speak(engine, text)
+    result["after_benchmark"] = await at_rest()
+    result["peak_benchmark"] = peak_megabytes()
+    print(f"{'step':28s} {'at rest MB':>10s} {'peak MB':>8s} {'audio s':>8s}")
+    print(f"{'after start':28s} {result['after_start']:10.0f}")
+    benchmark = f"{result['after_benchmark']:10.0f} {result['peak_benchmark']:8.0f}"
+    print(f"{'after the benchmark replies':28s} {benchmark}")
+    hostile: dict[str, dict[str, float]] = {}
+    for name, text in HOSTILE_TEXTS.items():
+        seconds = await speak(engine, text)
+        peak = peak_megabytes()
+        hostile[name] = {"mb": round(await at_rest()), "peak_mb": round(peak), "audio_s": round(seconds, 2)}
+        print(f"{name:28s} {hostile[name]['mb']:10.0f} {peak:8.0f} {seconds:8.2f}")
+    result["hostile"] = hostile
+    result["peak_over_benchmark"] = round(peak_megabytes() - float(str(result["peak_benchmark"])))
+    await engine.aclose()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", action="append", default=[], help="config key=value (JSON value)")
@@ -99,22 +146,9 @@ def main() -> None:
     except ConfigError as err:
         sys.exit(f"bench/memory.py: {err}")
     engine = load_engine(config)
-    result: dict[str, object] = {"ready_s": round(time.monotonic() - started, 1), "after_start": megabytes()}
-    for line in Path(args.texts).read_text().splitlines():
-        if line.strip():
-            engine.synthesize_to_pcm(line.strip())
-    result["after_benchmark"] = megabytes()
-    print(f"{'step':28s} {'MB':>7s} {'audio s':>8s}")
-    print(f"{'after start':28s} {result['after_start']:7.0f}")
-    print(f"{'after the benchmark replies':28s} {result['after_benchmark']:7.0f}")
-    hostile: dict[str, dict[str, float]] = {}
-    for name, text in HOSTILE_TEXTS.items():
-        seconds = len(engine.synthesize_to_pcm(text)) / 48_000
-        hostile[name] = {"mb": round(megabytes()), "audio_s": round(seconds, 2)}
-        print(f"{name:28s} {hostile[name]['mb']:7.0f} {seconds:8.2f}")
-    result["hostile"] = hostile
-    benchmark = float(str(result["after_benchmark"]))
-    result["most_over_benchmark"] = round(max(h["mb"] for h in hostile.values()) - benchmark)
+    ready = round(time.monotonic() - started, 1)
+    texts = [line.strip() for line in Path(args.texts).read_text().splitlines() if line.strip()]
+    result = {"ready_s": ready, **asyncio.run(measure(engine, texts))}
     engine.shutdown()
     print("RESULT " + json.dumps(result))
 

@@ -28,7 +28,7 @@ from .jobs import FirstWords, Job
 from .policy import continuation_budget, pick, work_before_rest, worth_stopping
 from .results import AudioPiece, EngineError
 from .stream import SynthesisStream
-from .synthesizer import Synthesizer
+from .synthesizer import IDLE_RELEASE_SECONDS, Synthesizer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ class Scheduler:
         #: Runs once, in an inference thread, before the first piece (see ``KokoroEngine.start``).
         self._warm_up = warm_up
         self._warmed_up = False
+        #: Whether inferences ran since the memory was last released (``_wait_idle``).
+        self._holds_memory = False
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -99,6 +101,7 @@ class Scheduler:
         if not self._warmed_up:
             self._warmed_up = True
             await asyncio.get_running_loop().run_in_executor(self.synthesizer.pool, self._warm_up)
+            self._holds_memory = True
         try:
             while True:
                 self._serve_cached_first_pieces()
@@ -113,8 +116,12 @@ class Scheduler:
                 decided = self._decide()
                 if decided is None:
                     wakeup.clear()
-                    await wakeup.wait()
+                    if running:
+                        await wakeup.wait()
+                    else:
+                        await self._wait_idle(wakeup)
                     continue
+                self._holds_memory = True
                 stream, job = decided
                 task = asyncio.create_task(self._execute(stream, job))
                 task.add_done_callback(lambda _task: wakeup.set())
@@ -123,6 +130,19 @@ class Scheduler:
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+
+    async def _wait_idle(self, wakeup: asyncio.Event) -> None:
+        """Wait for work with nothing running; after IDLE_RELEASE_SECONDS of it, the memory the
+        last inferences worked in is handed back (``Synthesizer.release_idle_memory``) once."""
+        if not self._holds_memory:
+            await wakeup.wait()
+            return
+        try:
+            await asyncio.wait_for(wakeup.wait(), IDLE_RELEASE_SECONDS)
+        except TimeoutError:
+            self._holds_memory = False
+            pool = self.synthesizer.pool
+            await asyncio.get_running_loop().run_in_executor(pool, self.synthesizer.release_idle_memory)
 
     # -- decide ----------------------------------------------------------------------------------
     def _decide(self) -> tuple[SynthesisStream, Job] | None:

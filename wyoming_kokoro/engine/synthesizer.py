@@ -39,7 +39,7 @@ from ..text.segmenter import Boundary
 from ..voices import ResolvedVoice
 from .cache import CacheKey, PhraseCache
 from .jobs import FirstWords, Rest
-from .memory import resident_bytes
+from .memory import give_back_freed_memory, resident_bytes
 from .policy import TYPICAL_FIRST_PIECE, Cut, plan_cut
 from .results import AudioPiece, EngineError, Stats
 from .speed import SpeedModel
@@ -56,6 +56,9 @@ ARENA_SHRINKAGE = "memory.enable_memory_arena_shrinkage"
 #: Resident memory an inference may leave beyond the engine's after warm-up before ONNX Runtime's
 #: arena is trimmed (see ``Synthesizer.trim_memory``).
 MEMORY_ALLOWANCE = 64 * 2**20
+#: Seconds without a piece to make after which the working memory of the last inferences goes back
+#: to the system (see ``Synthesizer.release_idle_memory``).
+IDLE_RELEASE_SECONDS = 1.0
 
 
 class Synthesizer:
@@ -161,6 +164,21 @@ class Synthesizer:
         options = ort.RunOptions()
         options.add_run_config_entry(ARENA_SHRINKAGE, "cpu:0")
         run_session(self.session, [16], self.maintenance_table, 1.0, options)
+
+    def release_idle_memory(self) -> None:
+        """When no piece is left to make: ONNX Runtime's arena (grown to the largest piece since
+        the last release) and the heap memory freed since go back to the system, so an idle server
+        holds its models and dictionaries only. The next reply's first piece is small and pays
+        for its own memory; its later pieces grow the arena again while the first one plays. Only
+        on the CPU (a GPU's host memory is small); runs in the inference pool."""
+        if self.device != "cpu":
+            return
+        resident = resident_bytes()
+        self._shrink_arena()
+        give_back_freed_memory()
+        after = resident_bytes()
+        if resident is not None and after is not None:
+            _LOGGER.debug("Idle: %.0f MB resident, %.0f MB after release", resident / 2**20, after / 2**20)
 
     async def trim_memory(self) -> None:
         """Hand ONNX Runtime's unused arena back when the process holds more than after warm-up
