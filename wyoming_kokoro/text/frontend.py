@@ -20,6 +20,7 @@ from importlib import resources
 from typing import Any
 
 from ..languages import ESPEAK_LANGUAGES
+from .lexicon import pack_lexicon
 from .normalize import normalize_text
 from .pronounce import Pronunciations, split_markup
 
@@ -72,6 +73,7 @@ def _english_g2p(nlp: Any, british: bool) -> Callable[[str], tuple[str, Any]]:
             self.british = british
             self.nlp = nlp
             self.lexicon = en.Lexicon(british)
+            pack_lexicon(self.lexicon)  # the same lookups in a fraction of the memory
             self.fallback = espeak.EspeakFallback(british=british)
             self.unk = UNKNOWN_MARKER
 
