@@ -18,6 +18,8 @@ from .providers import CPU, CUDA
 
 #: Token ids of a short English phrase: what the start-up and on-machine checks of a model speak.
 CHECK_IDS = [50, 156, 86, 54, 57, 4]
+#: The most of an arena block a tensor may leave unused rather than have it split.
+ARENA_MAX_DEAD_BYTES = 2**20
 
 
 def session_options(
@@ -58,7 +60,10 @@ def _register_shared_cpu_arena() -> None:
     created with ``session.use_env_allocators``: the sessions never run at once, so one arena
     serves them all instead of one grown to its largest run per session."""
     info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
-    ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, -1, -1, -1))
+    # A free block is split for a request that leaves more than ARENA_MAX_DEAD_BYTES of it
+    # unused. ONNX Runtime's default (128 MB) hands a whole large block to a small tensor that
+    # outlives the run, and the arena, trimmed when idle, then cannot give that block back.
+    ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, -1, -1, ARENA_MAX_DEAD_BYTES))
 
 
 def run_session(
