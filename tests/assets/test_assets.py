@@ -384,6 +384,21 @@ def test_kokoro_onnx_style_npz_loads(tmp_path: Path) -> None:
     np.testing.assert_array_equal(voices["am_y"], voice)
 
 
+def test_stored_npz_is_mapped_and_compressed_npz_read(tmp_path: Path) -> None:
+    """An npz of stored members (ours, numpy.savez's) is mapped read-only, not copied into memory;
+    a compressed one is read; both give the same voices."""
+    voice = np.linspace(-1, 1, VOICE_BYTES // 4, dtype=np.float32).reshape(VOICE_SHAPE)
+    stored = _write_npz(tmp_path / "stored.npz", af_x=voice, am_y=-voice)
+    compressed = tmp_path / "compressed.npz"
+    np.savez_compressed(compressed, af_x=voice, am_y=-voice)
+    mapped, read = load_voices(stored), load_voices(compressed)
+    assert not mapped["af_x"].flags.writeable and not mapped["af_x"].flags.owndata
+    assert read["af_x"].flags.writeable
+    for name in ("af_x", "am_y"):
+        np.testing.assert_array_equal(mapped[name], read[name])
+    np.testing.assert_array_equal(mapped["am_y"], -voice)
+
+
 def test_unreadable_npz_files_raise_asset_error(cache: Path, tmp_path: Path) -> None:
     real = (cache / VOICES_FILENAME).read_bytes()
     truncated = tmp_path / "truncated.npz"

