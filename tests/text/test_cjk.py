@@ -178,3 +178,24 @@ def test_loading_and_phonemizing_touch_no_network() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "offline ok" in result.stdout
+
+
+@requires_zh
+def test_jieba_segments_as_with_its_own_dict(mandarin: G2P) -> None:
+    """jieba's frequencies are held packed once the Mandarin G2P is loaded; a tokenizer with its
+    plain dict cuts a thousand made-up sentences (dictionary words run together) the same."""
+    import random
+
+    import jieba
+
+    from wyoming_kokoro.text.packed import PackedCounts
+
+    assert isinstance(jieba.dt.FREQ, PackedCounts)
+    plain = jieba.Tokenizer()
+    plain.FREQ, plain.total = dict(jieba.dt.FREQ), jieba.dt.total
+    plain.initialized = True
+    words = [w for w, count in jieba.dt.FREQ.items() if count > 0]
+    rng = random.Random(7)
+    for _ in range(1000):
+        sentence = "".join(rng.choice(words) for _ in range(rng.randint(2, 8)))
+        assert jieba.lcut(sentence) == plain.lcut(sentence), sentence

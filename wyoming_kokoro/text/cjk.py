@@ -29,6 +29,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .packed import PackedCounts
+
 _LOGGER = logging.getLogger(__name__)
 
 #: A misaki-style G2P: text → (phonemes, tokens or None).
@@ -153,6 +155,9 @@ def load_mandarin_g2p() -> G2P:
     # Build (or load from its temp-dir cache) the prefix dictionary now, not on the first request:
     # it takes seconds on a small CPU, cached or not.
     jieba.initialize()
+    # Its word frequencies (every word and every prefix of one) held packed (``packed.py``): the
+    # segmenter only looks them up; adding words to jieba at run time is not supported here.
+    jieba.dt.FREQ = PackedCounts(jieba.dt.FREQ)
     g2p: G2P = zh.ZHG2P(version=None)
     _LOGGER.debug("Mandarin G2P loaded in %.2fs", time.perf_counter() - started)
     return g2p

@@ -20,8 +20,8 @@ from importlib import resources
 from typing import Any
 
 from ..languages import ESPEAK_LANGUAGES
-from .lexicon import pack_lexicon
 from .normalize import normalize_text
+from .packed import pack_lexicon
 from .pronounce import Pronunciations, split_markup
 
 _LOGGER = logging.getLogger(__name__)

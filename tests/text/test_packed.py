@@ -1,10 +1,10 @@
-"""The packed lexicon answers every lookup as misaki's dict does (no model needed)."""
+"""Packed word tables answer every lookup as the dicts they replace do."""
 
 from __future__ import annotations
 
 import pytest
 
-from wyoming_kokoro.text.lexicon import PackedLexicon, pack_lexicon
+from wyoming_kokoro.text.packed import PackedCounts, PackedLexicon, pack_lexicon
 from wyoming_kokoro.vendor.misaki import en
 
 TABLE = {
@@ -51,3 +51,11 @@ def test_misakis_lexicons_packed_give_every_entry_back(british: bool) -> None:
         assert len(packed) == len(table)
         assert all(packed[word] == entry for word, entry in table.items())
     assert lexicon.get_word("Hello", None, 1, None)[0] is not None
+
+
+def test_packed_counts_look_up_as_a_dict() -> None:
+    table = {"北京": 3, "北": 0, "北京大学": 2053, "大": 144099, "a": 1}
+    packed = PackedCounts(table)
+    assert dict(packed) == table
+    assert packed.get("北") == 0 and "北" in packed
+    assert packed.get("南") is None and "南" not in packed and packed.get("南", 1) == 1
