@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from wyoming_kokoro.text.packed import PackedCounts, PackedLexicon, pack_lexicon
+from wyoming_kokoro.text.frontend import english_lexicon
+from wyoming_kokoro.text.packed import PackedCounts, PackedLexicon, load_or_pack
 from wyoming_kokoro.vendor.misaki import en
 
 TABLE = {
@@ -42,15 +46,42 @@ def test_an_empty_lexicon() -> None:
 
 
 @pytest.mark.parametrize("british", [False, True])
-def test_misakis_lexicons_packed_give_every_entry_back(british: bool) -> None:
-    lexicon = en.Lexicon(british)
-    golds, silvers = dict(lexicon.golds), dict(lexicon.silvers)
-    pack_lexicon(lexicon)
-    for table, packed in ((golds, lexicon.golds), (silvers, lexicon.silvers)):
-        assert isinstance(packed, PackedLexicon)
-        assert len(packed) == len(table)
-        assert all(packed[word] == entry for word, entry in table.items())
-    assert lexicon.get_word("Hello", None, 1, None)[0] is not None
+def test_english_lexicons_packed_and_cached_give_misakis_entries(british: bool, tmp_path: Path) -> None:
+    """Every entry of misaki's own lexicon, packed (the first start) and read back from the cache
+    (later starts)."""
+    misakis = en.Lexicon(british)
+    for start in ("packed", "cached"):
+        lexicon = english_lexicon(british, tmp_path)
+        assert len(list(tmp_path.glob("lexicon-*.npz"))) == 2, start
+        for table, packed in ((misakis.golds, lexicon.golds), (misakis.silvers, lexicon.silvers)):
+            assert isinstance(packed, PackedLexicon)
+            assert len(packed) == len(table)
+            assert all(packed[word] == entry for word, entry in table.items()), start
+        assert (lexicon.british, lexicon.cap_stresses) == (misakis.british, misakis.cap_stresses)
+        assert lexicon.get_word("Hello", None, 1, None) == misakis.get_word("Hello", None, 1, None)
+
+
+def test_a_cached_table_is_kept_per_source_and_a_damaged_one_packed_again(tmp_path: Path) -> None:
+    source = tmp_path / "words.json"
+    source.write_text(json.dumps({"b": 2, "a": 1}))
+    builds: list[int] = []
+
+    def build() -> dict[str, int]:
+        builds.append(1)
+        return dict(json.loads(source.read_text()))
+
+    cache = tmp_path / "cache"
+    first = load_or_pack(PackedCounts, build, "words", [source], cache)
+    again = load_or_pack(PackedCounts, build, "words", [source], cache)
+    assert dict(first) == dict(again) == {"a": 1, "b": 2} and len(builds) == 1
+    (stored,) = cache.glob("words-*.npz")
+    stored.write_bytes(b"not an npz")
+    assert dict(load_or_pack(PackedCounts, build, "words", [source], cache)) == {"a": 1, "b": 2}
+    assert len(builds) == 2
+    source.write_text(json.dumps({"c": 3}))  # a new source: packed again, the old file removed
+    assert dict(load_or_pack(PackedCounts, build, "words", [source], cache)) == {"c": 3}
+    assert len(list(cache.glob("words-*.npz"))) == 1 and not stored.exists()
+    assert load_or_pack(PackedCounts, build, "words", [source], None).total() == 3
 
 
 def test_packed_counts_look_up_as_a_dict() -> None:
@@ -59,3 +90,5 @@ def test_packed_counts_look_up_as_a_dict() -> None:
     assert dict(packed) == table
     assert packed.get("北") == 0 and "北" in packed
     assert packed.get("南") is None and "南" not in packed and packed.get("南", 1) == 1
+    assert packed.total() == sum(table.values())
+    assert dict(PackedCounts.from_arrays(packed.to_arrays())) == table

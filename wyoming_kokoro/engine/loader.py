@@ -108,7 +108,7 @@ def load_engine(config: Config) -> KokoroEngine:
     # beside everything else here (ONNX Runtime, mostly outside the GIL). An asset or model error
     # still ends the start at once; the loader is then dropped.
     loader = ThreadPoolExecutor(1, thread_name_prefix="kokoro-frontend")
-    loading = loader.submit(TextFrontend, None, config.pronunciations)
+    loading = loader.submit(TextFrontend, None, config.pronunciations, config.resolved_cache_dir())
     try:
         engine = _load(config, loading)
     finally:

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .packed import PackedCounts
+from .packed import PackedCounts, load_or_pack
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def load_japanese_g2p() -> G2P:
     return g2p
 
 
-def load_mandarin_g2p() -> G2P:
+def load_mandarin_g2p(cache_dir: Path | None = None) -> G2P:
     """misaki's ``ZHG2P(version=None)``, the front end Kokoro-82M v1.0 was trained with.
 
     Latin words are passed through as letters by this front end (misaki's ``en_callable`` is only
@@ -152,12 +152,26 @@ def load_mandarin_g2p() -> G2P:
 
     # jieba logs its dictionary build to stderr through its own handler; keep that out of ours.
     jieba.setLogLevel(logging.WARNING)
-    # Build (or load from its temp-dir cache) the prefix dictionary now, not on the first request:
-    # it takes seconds on a small CPU, cached or not.
-    jieba.initialize()
-    # Its word frequencies (every word and every prefix of one) held packed (``packed.py``): the
-    # segmenter only looks them up; adding words to jieba at run time is not supported here.
-    jieba.dt.FREQ = PackedCounts(jieba.dt.FREQ)
+    # The prefix dictionary now, not on the first request (building it takes seconds on a small CPU).
+    _load_jieba_frequencies(jieba, dictionary, cache_dir)
     g2p: G2P = zh.ZHG2P(version=None)
     _LOGGER.debug("Mandarin G2P loaded in %.2fs", time.perf_counter() - started)
     return g2p
+
+
+def _load_jieba_frequencies(jieba: ModuleType, dictionary: Path, cache_dir: Path | None) -> None:
+    """jieba's word frequencies (every word and every prefix of one, and their total) held packed
+    (``packed.py``) and kept in *cache_dir*, in place of ``jieba.initialize()``, which builds a
+    dict (or reads one from its cache in the temp directory). The segmenter only looks words up;
+    adding words to jieba at run time is not supported here."""
+    tokenizer = jieba.dt
+
+    def build() -> dict[str, int]:
+        frequencies, _ = tokenizer.gen_pfdict(dictionary.open("rb"))
+        return dict(frequencies)
+
+    with tokenizer.lock:
+        frequencies = load_or_pack(PackedCounts, build, "jieba-frequencies", [dictionary], cache_dir)
+        tokenizer.FREQ = frequencies
+        tokenizer.total = frequencies.total()  # every word's count; prefixes count 0
+        tokenizer.initialized = True

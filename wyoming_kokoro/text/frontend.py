@@ -17,11 +17,12 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from ..languages import ESPEAK_LANGUAGES
 from .normalize import normalize_text
-from .packed import pack_lexicon
+from .packed import PackedLexicon, load_or_pack
 from .pronounce import Pronunciations, split_markup
 
 _LOGGER = logging.getLogger(__name__)
@@ -62,7 +63,29 @@ def load_spacy_pipeline() -> Any:
     )
 
 
-def _english_g2p(nlp: Any, british: bool) -> Callable[[str], tuple[str, Any]]:
+def english_lexicon(british: bool, cache_dir: Path | None = None) -> Any:
+    """misaki's ``en.Lexicon`` with its gold and silver tables packed (``packed.py``), kept in
+    *cache_dir*. Mirrors ``Lexicon.__init__`` of misaki 0.9.4 (tests compare every entry with
+    misaki's own)."""
+    from ..vendor.misaki import data, en
+
+    lexicon = en.Lexicon.__new__(en.Lexicon)
+    lexicon.british = british
+    lexicon.cap_stresses = (0.5, 2)
+    for grade in ("gold", "silver"):
+        name = f"{'gb' if british else 'us'}_{grade}"
+        source = Path(str(resources.files(data).joinpath(f"{name}.json")))
+
+        def read(source: Path = source) -> Any:
+            return en.Lexicon.grow_dictionary(json.loads(source.read_text("utf-8")))
+
+        setattr(
+            lexicon, f"{grade}s", load_or_pack(PackedLexicon, read, f"lexicon-{name}", [source], cache_dir)
+        )
+    return lexicon
+
+
+def _english_g2p(nlp: Any, british: bool, cache_dir: Path | None) -> Callable[[str], tuple[str, Any]]:
     from ..vendor.misaki import en, espeak
 
     class OfflineG2P(en.G2P):
@@ -72,8 +95,7 @@ def _english_g2p(nlp: Any, british: bool) -> Callable[[str], tuple[str, Any]]:
             self.version = None
             self.british = british
             self.nlp = nlp
-            self.lexicon = en.Lexicon(british)
-            pack_lexicon(self.lexicon)  # the same lookups in a fraction of the memory
+            self.lexicon = english_lexicon(british, cache_dir)
             self.fallback = espeak.EspeakFallback(british=british)
             self.unk = UNKNOWN_MARKER
 
@@ -81,7 +103,7 @@ def _english_g2p(nlp: Any, british: bool) -> Callable[[str], tuple[str, Any]]:
     return g2p
 
 
-def _optional_g2p(language: str) -> Callable[[str], tuple[str, Any]]:
+def _optional_g2p(language: str, cache_dir: Path | None) -> Callable[[str], tuple[str, Any]]:
     """Japanese and Mandarin G2P; raises (with the reason and the packages to install) when they
     cannot be loaded offline."""
     from .cjk import load_japanese_g2p, load_mandarin_g2p
@@ -89,7 +111,7 @@ def _optional_g2p(language: str) -> Callable[[str], tuple[str, Any]]:
     if language == "ja":
         return load_japanese_g2p()
     if language == "zh":
-        return load_mandarin_g2p()
+        return load_mandarin_g2p(cache_dir)
     raise ImportError(f"no G2P for {language}")
 
 
@@ -102,8 +124,13 @@ class TextFrontend:
     """
 
     def __init__(
-        self, languages: Iterable[str] | None = None, pronunciations: Mapping[str, str] | None = None
+        self,
+        languages: Iterable[str] | None = None,
+        pronunciations: Mapping[str, str] | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
+        """*cache_dir*: where the packed dictionaries are kept between starts (``packed.py``);
+        None packs them afresh."""
         wanted = list(languages) if languages is not None else [*ENGLISH, *ESPEAK_LANGUAGES, "ja", "zh"]
         self.vocab = load_vocab()
         #: The configured pronunciations (checked with the config, see ``config.py``).
@@ -116,7 +143,7 @@ class TextFrontend:
         if english:
             nlp = load_spacy_pipeline()
             for lang in english:
-                self._g2p[lang] = _english_g2p(nlp, british=lang == "en-gb")
+                self._g2p[lang] = _english_g2p(nlp, lang == "en-gb", cache_dir)
         for lang in wanted:
             if lang in ESPEAK_LANGUAGES:
                 from ..vendor.misaki import espeak
@@ -124,7 +151,7 @@ class TextFrontend:
                 self._g2p[lang] = espeak.EspeakG2P(language=ESPEAK_LANGUAGES[lang])
             elif lang in ("ja", "zh"):
                 try:
-                    self._g2p[lang] = _optional_g2p(lang)
+                    self._g2p[lang] = _optional_g2p(lang, cache_dir)
                 except Exception as err:  # ImportError, or a G2P that wants a download
                     self.unavailable[lang] = f"{type(err).__name__}: {err}"
                     _LOGGER.info(

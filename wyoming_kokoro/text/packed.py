@@ -6,14 +6,33 @@ and British, each grown with the capitalized and lower-case forms of its words) 
 entries, jieba's word frequencies (with every prefix of every word) about 500,000. The G2Ps only
 look words up (``in``, ``[]``, ``get``), a few times per word, so the words are kept sorted in
 one string and found by binary search, and their values beside them.
+
+Packing takes a while (sorting), and so does reading the dictionaries it starts from (JSON, jieba's
+word list), so a packed table is kept in the asset cache (``load_or_pack``) and read from there
+on later starts: one file, a few arrays, no dict built at all.
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
+import io
+import json
+import logging
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol, Self, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from ..files import atomic_write
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Bump when the packed files' layout changes: cached tables are then packed again.
+PACKED_FORMAT = 1
 
 #: A lexicon's entry: phonemes, or a heteronym's phonemes by part of speech.
 Entry = str | dict[str, Any]
@@ -41,12 +60,34 @@ class _Packed:
         start = self._ends[index - 1] if index > 0 else 0
         return self._text[start : self._ends[index]]
 
+    def to_arrays(self, prefix: str) -> dict[str, npt.NDArray[Any]]:
+        text = np.frombuffer(self._text.encode("utf-8"), np.uint8)
+        return {f"{prefix}_text": text, f"{prefix}_ends": np.frombuffer(self._ends, np.uint32)}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]], prefix: str) -> _Packed:
+        packed = cls(())
+        packed._text = arrays[f"{prefix}_text"].astype(np.uint8).tobytes().decode("utf-8")
+        packed._ends = array("I", arrays[f"{prefix}_ends"].astype(np.uint32).tobytes())
+        if packed._ends and packed._ends[-1] != len(packed._text):
+            raise ValueError(f"{prefix}: the offsets do not match the text")
+        return packed
+
 
 class PackedWords:
     """Sorted words, each found by binary search: its index, or -1."""
 
     def __init__(self, words: list[str]) -> None:
         self._words = _Packed(sorted(words))
+
+    def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        return self._words.to_arrays("words")
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]]) -> PackedWords:
+        words = cls([])
+        words._words = _Packed.from_arrays(arrays, "words")
+        return words
 
     def __len__(self) -> int:
         return len(self._words)
@@ -69,6 +110,20 @@ class PackedLexicon(Mapping[str, Entry]):
         self._words = PackedWords(list(table))
         self._phonemes = _Packed(e if isinstance(e, str) else "" for e in map(table.__getitem__, self._words))
         self._heteronyms = {word: entry for word, entry in table.items() if not isinstance(entry, str)}
+
+    def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        heteronyms = np.frombuffer(json.dumps(self._heteronyms).encode(), np.uint8)
+        return {**self._words.to_arrays(), **self._phonemes.to_arrays("phonemes"), "heteronyms": heteronyms}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]]) -> Self:
+        lexicon = cls({})
+        lexicon._words = PackedWords.from_arrays(arrays)
+        lexicon._phonemes = _Packed.from_arrays(arrays, "phonemes")
+        lexicon._heteronyms = json.loads(arrays["heteronyms"].tobytes())
+        if len(lexicon._phonemes) != len(lexicon._words):
+            raise ValueError("as many phonemes as words expected")
+        return lexicon
 
     def __getitem__(self, word: str) -> Entry:
         heteronym = self._heteronyms.get(word)
@@ -96,6 +151,22 @@ class PackedCounts(Mapping[str, int]):
         self._words = PackedWords(list(table))
         self._counts = array("q", map(table.__getitem__, self._words))
 
+    def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        return {**self._words.to_arrays(), "counts": np.frombuffer(self._counts, np.int64)}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]]) -> Self:
+        counts = cls({})
+        counts._words = PackedWords.from_arrays(arrays)
+        counts._counts = array("q", arrays["counts"].astype(np.int64).tobytes())
+        if len(counts._counts) != len(counts._words):
+            raise ValueError("as many counts as words expected")
+        return counts
+
+    def total(self) -> int:
+        """All the counts added up."""
+        return sum(self._counts)
+
     def __getitem__(self, word: str) -> int:
         index = self._words.index(word)
         if index < 0:
@@ -112,7 +183,47 @@ class PackedCounts(Mapping[str, int]):
         return iter(self._words)
 
 
-def pack_lexicon(lexicon: Any) -> None:
-    """Replace a misaki ``en.Lexicon``'s gold and silver dicts by packed tables, in place."""
-    lexicon.golds = PackedLexicon(lexicon.golds)
-    lexicon.silvers = PackedLexicon(lexicon.silvers)
+class _Packable(Protocol):
+    def __init__(self, table: Any) -> None: ...
+
+    def to_arrays(self) -> dict[str, npt.NDArray[Any]]: ...
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]]) -> Self: ...
+
+
+Table = TypeVar("Table", bound=_Packable)
+
+
+def load_or_pack(
+    kind: type[Table], build: Callable[[], Any], name: str, sources: Sequence[Path], cache_dir: Path | None
+) -> Table:
+    """``kind(build())``, packed from the table *build* reads from *sources*; kept in *cache_dir*
+    as ``<name>-<digest>.npz``, the digest over PACKED_FORMAT and the sources' bytes, and read
+    from there when it is. A cache that cannot be read or written costs the packing only."""
+    if cache_dir is None:
+        return kind(build())
+    digest = hashlib.sha256(str(PACKED_FORMAT).encode())
+    for source in sources:
+        digest.update(Path(source).read_bytes())
+    path = Path(cache_dir) / f"{name}-{digest.hexdigest()[:16]}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return kind.from_arrays({key: stored[key] for key in stored.files})
+    except FileNotFoundError:
+        pass
+    except Exception as err:  # a damaged file: packed again and replaced
+        _LOGGER.warning("Packing %s again: %s could not be read (%s)", name, path, err)
+    table = kind(build())
+    buffer = io.BytesIO()
+    arrays: dict[str, Any] = table.to_arrays()
+    np.savez(buffer, allow_pickle=False, **arrays)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda f: f.write(buffer.getbuffer()))
+        for stale in path.parent.glob(f"{name}-*.npz"):
+            if stale != path:
+                stale.unlink(missing_ok=True)
+    except OSError as err:
+        _LOGGER.debug("Could not keep the packed %s in %s: %s", name, cache_dir, err)
+    return table
