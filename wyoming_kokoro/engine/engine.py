@@ -39,7 +39,7 @@ class KokoroEngine:
         self.synthesizer = synthesizer
         self.frontend = frontend
         self.voices = voices
-        self.scheduler = Scheduler(synthesizer, self._warm_up_once)
+        self.scheduler = Scheduler(synthesizer, self._warm_up_once, self._calibrate_once)
         #: Named voices with their own speed and silences (``presets``, and the old ``blends``).
         self.presets = config.named_voices()
         self._g2p_pool = ThreadPoolExecutor(1, thread_name_prefix="kokoro-g2p")
@@ -79,14 +79,20 @@ class KokoroEngine:
     def warm_up(self) -> None:
         """First calls are slow (spaCy, ONNX Runtime's kernel selection): pay that before the
         first request (the scheduler runs this before its first piece)."""
-        phonemes = {
-            language: self.frontend.phonemize("Hello, this is a test.", language)
-            for language in sorted(self.frontend.languages)
-        }
-        voice = self.voices.resolve(self.config.voice)
-        # Real phonemes: the audio's length (what the arena is sized by) follows from them.
-        ids = self.frontend.tokenize(phonemes[voice.language])
-        self.synthesizer.warm_up((ids * (MAX_PIECE_TOKENS // max(1, len(ids)) + 1))[:MAX_PIECE_TOKENS])
+        for language in sorted(self.frontend.languages):
+            self.frontend.phonemize("Hello, this is a test.", language)
+        self.synthesizer.warm_up(self._warm_up_ids())
+
+    def calibrate(self) -> None:
+        """Time the longest piece (the scheduler runs this once it is first idle)."""
+        self.synthesizer.calibrate(self._warm_up_ids())
+
+    def _warm_up_ids(self) -> list[int]:
+        """MAX_PIECE_TOKENS of real tokens in the default voice's language: the audio's length,
+        and with it an inference's time and memory, follows from them."""
+        language = self.voices.resolve(self.config.voice).language
+        ids = self.frontend.tokenize(self.frontend.phonemize("Hello, this is a test.", language))
+        return (ids * (MAX_PIECE_TOKENS // max(1, len(ids)) + 1))[:MAX_PIECE_TOKENS]
 
     def _warm_up_once(self) -> None:
         started = time.monotonic()
@@ -95,8 +101,16 @@ class KokoroEngine:
         except Exception:  # serve without it rather than not at all: first pieces are slower
             _LOGGER.exception("Warm-up failed")
             return
-        self.synthesizer.mark_memory()
         _LOGGER.info("Warmed up in %.1f s", time.monotonic() - started)
+
+    def _calibrate_once(self) -> None:
+        started = time.monotonic()
+        try:
+            self.calibrate()
+        except Exception:  # the speed model keeps its figures; the arena is trimmed when idle
+            _LOGGER.exception("Timing the longest piece failed")
+            return
+        _LOGGER.debug("Longest piece timed in %.1f s", time.monotonic() - started)
 
     async def aclose(self) -> None:
         """Stop the scheduler (pending replies are cancelled)."""

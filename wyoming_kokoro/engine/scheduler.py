@@ -36,11 +36,15 @@ _LOGGER = logging.getLogger(__name__)
 class Scheduler:
     """The replies at work, and the loop that serves them piece by piece."""
 
-    def __init__(self, synthesizer: Synthesizer, warm_up: Callable[[], None]) -> None:
+    def __init__(
+        self, synthesizer: Synthesizer, warm_up: Callable[[], None], calibrate: Callable[[], None]
+    ) -> None:
         self.synthesizer = synthesizer
         self.streams: list[SynthesisStream] = []
         #: Runs once, in an inference thread, before the first piece (see ``KokoroEngine.start``).
         self._warm_up = warm_up
+        #: Runs once, in an inference thread, the first time the loop has been idle a while.
+        self._calibrate: Callable[[], None] | None = calibrate
         self._warmed_up = False
         #: Whether inferences ran since the memory was last released (``_wait_idle``).
         self._holds_memory = False
@@ -132,8 +136,10 @@ class Scheduler:
             await asyncio.gather(*running, return_exceptions=True)
 
     async def _wait_idle(self, wakeup: asyncio.Event) -> None:
-        """Wait for work with nothing running; after IDLE_RELEASE_SECONDS of it, the memory the
-        last inferences worked in is handed back (``Synthesizer.release_idle_memory``) once."""
+        """Wait for work with nothing running. After IDLE_RELEASE_SECONDS of it, the longest
+        piece is timed the first time (``KokoroEngine.calibrate``: a request that comes then
+        waits for it, once), and the memory the last inferences worked in is handed back
+        (``Synthesizer.release_idle_memory``)."""
         if not self._holds_memory:
             await wakeup.wait()
             return
@@ -141,8 +147,11 @@ class Scheduler:
             await asyncio.wait_for(wakeup.wait(), IDLE_RELEASE_SECONDS)
         except TimeoutError:
             self._holds_memory = False
-            pool = self.synthesizer.pool
-            await asyncio.get_running_loop().run_in_executor(pool, self.synthesizer.release_idle_memory)
+            loop, pool = asyncio.get_running_loop(), self.synthesizer.pool
+            if self._calibrate is not None:
+                calibrate, self._calibrate = self._calibrate, None
+                await loop.run_in_executor(pool, calibrate)
+            await loop.run_in_executor(pool, self.synthesizer.release_idle_memory)
 
     # -- decide ----------------------------------------------------------------------------------
     def _decide(self) -> tuple[SynthesisStream, Job] | None:

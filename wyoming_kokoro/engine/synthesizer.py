@@ -53,7 +53,7 @@ _LOGGER = logging.getLogger(__name__)
 CUDA_PARALLEL = 3
 #: ONNX Runtime's run option that hands back, after the run, the arena memory it leaves unused.
 ARENA_SHRINKAGE = "memory.enable_memory_arena_shrinkage"
-#: Resident memory an inference may leave beyond the engine's after warm-up before ONNX Runtime's
+#: Resident memory an inference may leave beyond the engine's after its longest piece before ONNX Runtime's
 #: arena is trimmed (see ``Synthesizer.trim_memory``).
 MEMORY_ALLOWANCE = 64 * 2**20
 #: Seconds without a piece to make after which the working memory of the last inferences goes back
@@ -119,24 +119,35 @@ class Synthesizer:
 
     # -- warm-up and memory ---------------------------------------------------------------------
     def warm_up(self, ids: list[int]) -> None:
-        """First calls are slow (ONNX Runtime's kernel selection): pay that before the first request.
-
-        *ids*: at least MAX_PIECE_TOKENS real tokens. The longest piece grows ONNX Runtime's memory
-        arena to most of its working size now, so the first long reply does not pay for the
-        allocation, and the arena's trim mark is set above it. Its speed is where the speed model
-        starts, so the first reply's pieces are sized for this machine rather than for a guess.
-        """
+        """First calls are slow (ONNX Runtime's kernel selection): pay that before the first
+        request, on what it needs, a first piece (TYPICAL_FIRST_PIECE of the real tokens *ids*).
+        The speed model starts from its timing, so the first reply's pieces are sized for this
+        machine rather than for a guess; ``calibrate`` times the longest piece later."""
         table = self.maintenance_table
-        for length in (12, MAX_PIECE_TOKENS):
+        for length in (12, TYPICAL_FIRST_PIECE):
             started = time.perf_counter()
             audio = run_session(self.session, ids[:length], table, 1.0, self.run_options())
-            elapsed = time.perf_counter() - started
-        seconds = audio.size / SAMPLE_RATE
-        if seconds > 0:
-            self.speed_model.rtf = max(0.0, elapsed - self.speed_model.overhead) / seconds
-            self.speed_model.audio_per_token = seconds / len(ids[:MAX_PIECE_TOKENS])
+            self._set_speed(len(ids[:length]), audio, time.perf_counter() - started)
         if self.split_model is not None:
             self._warm_up_split(self.split_model, ids[: min(TYPICAL_FIRST_PIECE, len(ids))])
+
+    def calibrate(self, ids: list[int]) -> None:
+        """The longest piece (MAX_PIECE_TOKENS of *ids*), timed, once the engine is first idle
+        (not before the first request, which would wait for it): the speed model's figures from
+        a long piece, and the memory a long piece works in, over which the arena is trimmed
+        (``mark_memory``)."""
+        started = time.perf_counter()
+        audio = run_session(
+            self.session, ids[:MAX_PIECE_TOKENS], self.maintenance_table, 1.0, self.run_options()
+        )
+        self._set_speed(len(ids[:MAX_PIECE_TOKENS]), audio, time.perf_counter() - started)
+        self.mark_memory()
+
+    def _set_speed(self, tokens: int, audio: npt.NDArray[np.float32], elapsed: float) -> None:
+        seconds = audio.size / SAMPLE_RATE
+        if seconds > 0 and tokens > 0:
+            self.speed_model.rtf = max(0.0, elapsed - self.speed_model.overhead) / seconds
+            self.speed_model.audio_per_token = seconds / tokens
 
     def _warm_up_split(self, split: SplitModel, ids: list[int]) -> None:
         """Only first pieces go through the split model, and they are mostly short: timed on a
@@ -152,8 +163,8 @@ class Synthesizer:
         self.speed_model.update_decode(prosody.frames, time.perf_counter() - decoding)
 
     def mark_memory(self) -> None:
-        """After warm-up: the arena is trimmed when resident memory grows past what warm-up left
-        plus MEMORY_ALLOWANCE (ordinary replies stay under it; only unusual growth is trimmed).
+        """After the longest piece: the arena is trimmed when resident memory grows past what it
+        left plus MEMORY_ALLOWANCE (ordinary replies stay under it; only unusual growth is trimmed).
         Not with ``release_memory`` (every run gives its arena back) nor on a GPU."""
         if self.device == "cpu" and not self.config.release_memory:
             resident = resident_bytes()
@@ -181,7 +192,7 @@ class Synthesizer:
             _LOGGER.debug("Idle: %.0f MB resident, %.0f MB after release", resident / 2**20, after / 2**20)
 
     async def trim_memory(self) -> None:
-        """Hand ONNX Runtime's unused arena back when the process holds more than after warm-up
+        """Hand ONNX Runtime's unused arena back when the process holds more than after the longest piece
         (plus MEMORY_ALLOWANCE). The arena grows to the largest run it has served, in doubling
         steps, and keeps it: a piece of an unusual shape can add a hundred MB or more for good.
         Trimming after every run (``release_memory``) bounds that too, but every piece then pays
