@@ -92,9 +92,11 @@ async def speak(engine: KokoroEngine, text: str) -> float:
     return sum(len(piece.pcm) for piece in [p async for p in engine.synthesize(text)]) / 48_000
 
 
-async def at_rest() -> float:
-    """Resident MB once the server is idle: after IDLE_RELEASE_SECONDS with nothing to make, the
-    engine hands the inferences' working memory back."""
+async def at_rest(engine: KokoroEngine) -> float:
+    """Resident MB once the server is idle: IDLE_RELEASE_SECONDS after its last piece the engine
+    hands its working memory back (the first time, after timing its longest piece)."""
+    while not engine.synthesizer.calibrated:
+        await asyncio.sleep(0.1)
     await asyncio.sleep(IDLE_RELEASE_SECONDS + 1.0)
     return megabytes()
 
@@ -104,7 +106,7 @@ async def measure(engine: KokoroEngine, texts: list[str]) -> dict[str, object]:
     engine.start()  # warms up, as a server does once it listens (the first reply waits for it)
     for text in texts:
         await speak(engine, text)
-    result["after_benchmark"] = await at_rest()
+    result["after_benchmark"] = await at_rest(engine)
     result["peak_benchmark"] = peak_megabytes()
     print(f"{'step':28s} {'at rest MB':>10s} {'peak MB':>8s} {'audio s':>8s}")
     print(f"{'after start':28s} {result['after_start']:10.0f}")
@@ -114,7 +116,8 @@ async def measure(engine: KokoroEngine, texts: list[str]) -> dict[str, object]:
     for name, text in HOSTILE_TEXTS.items():
         seconds = await speak(engine, text)
         peak = peak_megabytes()
-        hostile[name] = {"mb": round(await at_rest()), "peak_mb": round(peak), "audio_s": round(seconds, 2)}
+        resting = await at_rest(engine)
+        hostile[name] = {"mb": round(resting), "peak_mb": round(peak), "audio_s": round(seconds, 2)}
         print(f"{name:28s} {hostile[name]['mb']:10.0f} {peak:8.0f} {seconds:8.2f}")
     result["hostile"] = hostile
     result["peak_over_benchmark"] = round(peak_megabytes() - float(str(result["peak_benchmark"])))

@@ -110,7 +110,7 @@ class KokoroEngine:
         except Exception:  # the speed model keeps its figures; the arena is trimmed when idle
             _LOGGER.exception("Timing the longest piece failed")
             return
-        _LOGGER.debug("Longest piece timed in %.1f s", time.monotonic() - started)
+        _LOGGER.info("Timed the longest piece in %.1f s", time.monotonic() - started)
 
     async def aclose(self) -> None:
         """Stop the scheduler (pending replies are cancelled)."""

@@ -96,6 +96,8 @@ class Synthesizer:
         self.cpu_session_factory: Callable[[], ort.InferenceSession] | None = None
         #: Resident bytes above which the arena is trimmed after a piece (None: never).
         self._memory_mark: int | None = None
+        #: Whether the longest piece has been timed (``calibrate``).
+        self.calibrated = False
 
     def _take_model(self, session: ort.InferenceSession) -> None:
         """Serve with *session* from now on."""
@@ -142,6 +144,7 @@ class Synthesizer:
         )
         self._set_speed(len(ids[:MAX_PIECE_TOKENS]), audio, time.perf_counter() - started)
         self.mark_memory()
+        self.calibrated = True
 
     def _set_speed(self, tokens: int, audio: npt.NDArray[np.float32], elapsed: float) -> None:
         seconds = audio.size / SAMPLE_RATE
