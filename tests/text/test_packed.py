@@ -23,7 +23,7 @@ TABLE = {
 
 
 def test_packed_lexicon_looks_up_as_a_dict() -> None:
-    packed = PackedLexicon(TABLE)
+    packed = PackedLexicon.of(TABLE)
     assert len(packed) == len(TABLE)
     assert sorted(packed) == sorted(TABLE)
     for word, entry in TABLE.items():
@@ -37,10 +37,12 @@ def test_packed_lexicon_looks_up_as_a_dict() -> None:
             packed[missing]
     assert None not in packed
     assert 3 not in packed
+    again = PackedLexicon.from_arrays(packed.to_arrays())
+    assert dict(again) == TABLE
 
 
 def test_an_empty_lexicon() -> None:
-    packed = PackedLexicon({})
+    packed = PackedLexicon.of({})
     assert "a" not in packed
     assert list(packed) == []
 
@@ -86,7 +88,7 @@ def test_a_cached_table_is_kept_per_source_and_a_damaged_one_packed_again(tmp_pa
 
 def test_packed_counts_look_up_as_a_dict() -> None:
     table = {"北京": 3, "北": 0, "北京大学": 2053, "大": 144099, "a": 1}
-    packed = PackedCounts(table)
+    packed = PackedCounts.of(table)
     assert dict(packed) == table
     assert packed.get("北") == 0 and "北" in packed
     assert packed.get("南") is None and "南" not in packed and packed.get("南", 1) == 1

@@ -42,7 +42,14 @@ class _Packed:
     """Strings packed in one string, the ith found through the end offsets (a sequence for
     ``bisect``)."""
 
-    def __init__(self, items: Iterable[str]) -> None:
+    def __init__(self, text: str, ends: array[int]) -> None:
+        if ends and ends[-1] != len(text):
+            raise ValueError("the offsets do not match the text")
+        self._text = text
+        self._ends = ends
+
+    @classmethod
+    def of(cls, items: Iterable[str]) -> _Packed:
         parts: list[str] = []
         ends = array("I")
         end = 0
@@ -50,8 +57,7 @@ class _Packed:
             parts.append(item)
             end += len(item)
             ends.append(end)
-        self._text = "".join(parts)
-        self._ends = ends
+        return cls("".join(parts), ends)
 
     def __len__(self) -> int:
         return len(self._ends)
@@ -66,28 +72,26 @@ class _Packed:
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]], prefix: str) -> _Packed:
-        packed = cls(())
-        packed._text = arrays[f"{prefix}_text"].astype(np.uint8).tobytes().decode("utf-8")
-        packed._ends = array("I", arrays[f"{prefix}_ends"].astype(np.uint32).tobytes())
-        if packed._ends and packed._ends[-1] != len(packed._text):
-            raise ValueError(f"{prefix}: the offsets do not match the text")
-        return packed
+        text = arrays[f"{prefix}_text"].astype(np.uint8).tobytes().decode("utf-8")
+        return cls(text, array("I", arrays[f"{prefix}_ends"].astype(np.uint32).tobytes()))
 
 
 class PackedWords:
     """Sorted words, each found by binary search: its index, or -1."""
 
-    def __init__(self, words: list[str]) -> None:
-        self._words = _Packed(sorted(words))
+    def __init__(self, words: _Packed) -> None:
+        self._words = words
+
+    @classmethod
+    def of(cls, words: Iterable[str]) -> PackedWords:
+        return cls(_Packed.of(sorted(words)))
 
     def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
         return self._words.to_arrays("words")
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]]) -> PackedWords:
-        words = cls([])
-        words._words = _Packed.from_arrays(arrays, "words")
-        return words
+        return cls(_Packed.from_arrays(arrays, "words"))
 
     def __len__(self) -> int:
         return len(self._words)
@@ -106,10 +110,18 @@ class PackedLexicon(Mapping[str, Entry]):
     """A read-only word → phonemes table (misaki's lexicon). Heteronyms (a dict of phonemes per
     part of speech, a few hundred) stay as they are."""
 
-    def __init__(self, table: Mapping[str, Entry]) -> None:
-        self._words = PackedWords(list(table))
-        self._phonemes = _Packed(e if isinstance(e, str) else "" for e in map(table.__getitem__, self._words))
-        self._heteronyms = {word: entry for word, entry in table.items() if not isinstance(entry, str)}
+    def __init__(self, words: PackedWords, phonemes: _Packed, heteronyms: dict[str, Entry]) -> None:
+        if len(phonemes) != len(words):
+            raise ValueError("as many phonemes as words expected")
+        self._words = words
+        self._phonemes = phonemes
+        self._heteronyms = heteronyms
+
+    @classmethod
+    def of(cls, table: Mapping[str, Entry]) -> Self:
+        words = PackedWords.of(table)
+        phonemes = _Packed.of(e if isinstance(e, str) else "" for e in map(table.__getitem__, words))
+        return cls(words, phonemes, {word: e for word, e in table.items() if not isinstance(e, str)})
 
     def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
         heteronyms = np.frombuffer(json.dumps(self._heteronyms).encode(), np.uint8)
@@ -117,13 +129,8 @@ class PackedLexicon(Mapping[str, Entry]):
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]]) -> Self:
-        lexicon = cls({})
-        lexicon._words = PackedWords.from_arrays(arrays)
-        lexicon._phonemes = _Packed.from_arrays(arrays, "phonemes")
-        lexicon._heteronyms = json.loads(arrays["heteronyms"].tobytes())
-        if len(lexicon._phonemes) != len(lexicon._words):
-            raise ValueError("as many phonemes as words expected")
-        return lexicon
+        heteronyms = json.loads(arrays["heteronyms"].tobytes())
+        return cls(PackedWords.from_arrays(arrays), _Packed.from_arrays(arrays, "phonemes"), heteronyms)
 
     def __getitem__(self, word: str) -> Entry:
         heteronym = self._heteronyms.get(word)
@@ -147,21 +154,24 @@ class PackedLexicon(Mapping[str, Entry]):
 class PackedCounts(Mapping[str, int]):
     """A read-only word → count table (jieba's word frequencies)."""
 
-    def __init__(self, table: Mapping[str, int]) -> None:
-        self._words = PackedWords(list(table))
-        self._counts = array("q", map(table.__getitem__, self._words))
+    def __init__(self, words: PackedWords, counts: array[int]) -> None:
+        if len(counts) != len(words):
+            raise ValueError("as many counts as words expected")
+        self._words = words
+        self._counts = counts
+
+    @classmethod
+    def of(cls, table: Mapping[str, int]) -> Self:
+        words = PackedWords.of(table)
+        return cls(words, array("q", map(table.__getitem__, words)))
 
     def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
         return {**self._words.to_arrays(), "counts": np.frombuffer(self._counts, np.int64)}
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]]) -> Self:
-        counts = cls({})
-        counts._words = PackedWords.from_arrays(arrays)
-        counts._counts = array("q", arrays["counts"].astype(np.int64).tobytes())
-        if len(counts._counts) != len(counts._words):
-            raise ValueError("as many counts as words expected")
-        return counts
+        counts = array("q", arrays["counts"].astype(np.int64).tobytes())
+        return cls(PackedWords.from_arrays(arrays), counts)
 
     def total(self) -> int:
         """All the counts added up."""
@@ -184,7 +194,8 @@ class PackedCounts(Mapping[str, int]):
 
 
 class _Packable(Protocol):
-    def __init__(self, table: Any) -> None: ...
+    @classmethod
+    def of(cls, table: Any) -> Self: ...
 
     def to_arrays(self) -> dict[str, npt.NDArray[Any]]: ...
 
@@ -198,11 +209,11 @@ Table = TypeVar("Table", bound=_Packable)
 def load_or_pack(
     kind: type[Table], build: Callable[[], Any], name: str, sources: Sequence[Path], cache_dir: Path | None
 ) -> Table:
-    """``kind(build())``, packed from the table *build* reads from *sources*; kept in *cache_dir*
+    """``kind.of(build())``, packed from the table *build* reads from *sources*; kept in *cache_dir*
     as ``<name>-<digest>.npz``, the digest over PACKED_FORMAT and the sources' bytes, and read
     from there when it is. A cache that cannot be read or written costs the packing only."""
     if cache_dir is None:
-        return kind(build())
+        return kind.of(build())
     digest = hashlib.sha256(str(PACKED_FORMAT).encode())
     for source in sources:
         digest.update(Path(source).read_bytes())
@@ -214,7 +225,7 @@ def load_or_pack(
         pass
     except Exception as err:  # a damaged file: packed again and replaced
         _LOGGER.warning("Packing %s again: %s could not be read (%s)", name, path, err)
-    table = kind(build())
+    table = kind.of(build())
     buffer = io.BytesIO()
     arrays: dict[str, Any] = table.to_arrays()
     np.savez(buffer, allow_pickle=False, **arrays)
