@@ -46,7 +46,8 @@ def megabytes() -> float:
 
 def parts() -> None:
     """Resident memory added by each part, loaded one after another in this process: the text
-    front end language by language, the voices, then each ONNX session (built models from the
+    front end language by language (each English with its own spaCy pipeline, which a server
+    shares), the voices, then each ONNX session (built models and packed dictionaries from the
     cache, as a server on a warm cache loads them)."""
     from wyoming_kokoro import assets
     from wyoming_kokoro.config import Config
@@ -65,7 +66,7 @@ def parts() -> None:
     kept: list[object] = []
     for languages in (["en-us"], ["en-gb"], ["ja"], ["zh"], ["es", "fr", "hi", "it", "pt-br"]):
         before = megabytes()
-        kept.append(TextFrontend(languages))
+        kept.append(TextFrontend(languages, None, cache))  # packed dictionaries from the cache
         rows.append((f"text front end: {', '.join(languages)}", megabytes() - before))
     before = megabytes()
     kept.append(assets.load_voices(assets.ensure_voices("auto", cache)))

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 
 from ..config import MAX_SPEED, MIN_SPEED, Config, PresetConfig
 from ..languages import language_code
@@ -83,9 +84,10 @@ class KokoroEngine:
             self.frontend.phonemize("Hello, this is a test.", language)
         self.synthesizer.warm_up(self._warm_up_ids())
 
-    def calibrate(self) -> None:
-        """Time the longest piece (the scheduler runs this once it is first idle)."""
-        self.synthesizer.calibrate(self._warm_up_ids())
+    def calibrate(self, run_options: ort.RunOptions) -> None:
+        """Time the longest piece (the scheduler runs this when it is idle, and may stop it
+        through *run_options* for a request)."""
+        self.synthesizer.calibrate(self._warm_up_ids(), run_options)
 
     def _warm_up_ids(self) -> list[int]:
         """MAX_PIECE_TOKENS of real tokens in the default voice's language: the audio's length,
@@ -103,14 +105,19 @@ class KokoroEngine:
             return
         _LOGGER.info("Warmed up in %.1f s", time.monotonic() - started)
 
-    def _calibrate_once(self) -> None:
+    def _calibrate_once(self, run_options: ort.RunOptions) -> bool:
+        """``calibrate``; False when it was stopped for a request (it is run again later)."""
         started = time.monotonic()
         try:
-            self.calibrate()
-        except Exception:  # the speed model keeps its figures; the arena is trimmed when idle
+            self.calibrate(run_options)
+        except Exception:
+            if run_options.terminate:
+                return False
+            # The speed model keeps its figures; the arena is still trimmed when idle.
             _LOGGER.exception("Timing the longest piece failed")
-            return
+            return True
         _LOGGER.info("Timed the longest piece in %.1f s", time.monotonic() - started)
+        return True
 
     async def aclose(self) -> None:
         """Stop the scheduler (pending replies are cancelled)."""

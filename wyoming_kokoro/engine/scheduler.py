@@ -22,6 +22,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..text.packing import PhonemeUnit, take_piece
 from .jobs import FirstWords, Job
@@ -30,6 +31,9 @@ from .results import AudioPiece, EngineError
 from .stream import SynthesisStream
 from .synthesizer import IDLE_RELEASE_SECONDS, Synthesizer
 
+if TYPE_CHECKING:
+    import onnxruntime as ort
+
 _LOGGER = logging.getLogger(__name__)
 
 
@@ -37,14 +41,18 @@ class Scheduler:
     """The replies at work, and the loop that serves them piece by piece."""
 
     def __init__(
-        self, synthesizer: Synthesizer, warm_up: Callable[[], None], calibrate: Callable[[], None]
+        self,
+        synthesizer: Synthesizer,
+        warm_up: Callable[[], None],
+        calibrate: Callable[[ort.RunOptions], bool],
     ) -> None:
         self.synthesizer = synthesizer
         self.streams: list[SynthesisStream] = []
         #: Runs once, in an inference thread, before the first piece (see ``KokoroEngine.start``).
         self._warm_up = warm_up
-        #: Runs once, in an inference thread, the first time the loop has been idle a while.
-        self._calibrate: Callable[[], None] | None = calibrate
+        #: Runs in an inference thread when the loop has been idle a while, until it has run
+        #: through (True) without being stopped for work (see ``_calibrate_unless_asked``).
+        self._calibrate: Callable[[ort.RunOptions], bool] | None = calibrate
         self._warmed_up = False
         #: Whether inferences ran since the memory was last released (``_wait_idle``).
         self._holds_memory = False
@@ -137,21 +145,42 @@ class Scheduler:
 
     async def _wait_idle(self, wakeup: asyncio.Event) -> None:
         """Wait for work with nothing running. After IDLE_RELEASE_SECONDS of it, the longest
-        piece is timed the first time (``KokoroEngine.calibrate``: a request that comes then
-        waits for it, once), and the memory the last inferences worked in is handed back
-        (``Synthesizer.release_idle_memory``)."""
+        piece is timed if it has not been (``_calibrate_unless_asked``), and the memory the last
+        inferences worked in is handed back (``Synthesizer.release_idle_memory``)."""
         if not self._holds_memory:
             await wakeup.wait()
             return
         try:
             await asyncio.wait_for(wakeup.wait(), IDLE_RELEASE_SECONDS)
+            return
         except TimeoutError:
-            self._holds_memory = False
-            loop, pool = asyncio.get_running_loop(), self.synthesizer.pool
-            if self._calibrate is not None:
-                calibrate, self._calibrate = self._calibrate, None
-                await loop.run_in_executor(pool, calibrate)
-            await loop.run_in_executor(pool, self.synthesizer.release_idle_memory)
+            pass
+        if self._calibrate is not None and not await self._calibrate_unless_asked(wakeup):
+            return  # stopped for work; the memory is released at the next idle spell
+        self._holds_memory = False
+        await asyncio.get_running_loop().run_in_executor(
+            self.synthesizer.pool, self.synthesizer.release_idle_memory
+        )
+
+    async def _calibrate_unless_asked(self, wakeup: asyncio.Event) -> bool:
+        """Time the longest piece (``KokoroEngine.calibrate``), stopped the moment work arrives so
+        that no request waits for it; tried again at the next idle spell. True once it is done."""
+        assert self._calibrate is not None
+        options = self.synthesizer.run_options()
+        timing: asyncio.Future[Any] = asyncio.get_running_loop().run_in_executor(
+            self.synthesizer.pool, self._calibrate, options
+        )
+        asked: asyncio.Future[Any] = asyncio.ensure_future(wakeup.wait())
+        try:
+            await asyncio.wait([timing, asked], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            asked.cancel()
+            if not timing.done():
+                options.terminate = True
+        done = await timing
+        if done:
+            self._calibrate = None
+        return done
 
     # -- decide ----------------------------------------------------------------------------------
     def _decide(self) -> tuple[SynthesisStream, Job] | None:

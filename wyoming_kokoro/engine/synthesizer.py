@@ -133,15 +133,13 @@ class Synthesizer:
         if self.split_model is not None:
             self._warm_up_split(self.split_model, ids[: min(TYPICAL_FIRST_PIECE, len(ids))])
 
-    def calibrate(self, ids: list[int]) -> None:
+    def calibrate(self, ids: list[int], run_options: ort.RunOptions) -> None:
         """The longest piece (MAX_PIECE_TOKENS of *ids*), timed, once the engine is first idle
         (not before the first request, which would wait for it): the speed model's figures from
         a long piece, and the memory a long piece works in, over which the arena is trimmed
-        (``mark_memory``)."""
+        (``mark_memory``). *run_options* may stop it (ONNX Runtime then raises)."""
         started = time.perf_counter()
-        audio = run_session(
-            self.session, ids[:MAX_PIECE_TOKENS], self.maintenance_table, 1.0, self.run_options()
-        )
+        audio = run_session(self.session, ids[:MAX_PIECE_TOKENS], self.maintenance_table, 1.0, run_options)
         self._set_speed(len(ids[:MAX_PIECE_TOKENS]), audio, time.perf_counter() - started)
         self.mark_memory()
         self.calibrated = True
