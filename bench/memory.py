@@ -93,11 +93,9 @@ async def speak(engine: KokoroEngine, text: str) -> float:
     return sum(len(piece.pcm) for piece in [p async for p in engine.synthesize(text)]) / 48_000
 
 
-async def at_rest(engine: KokoroEngine) -> float:
+async def at_rest() -> float:
     """Resident MB once the server is idle: IDLE_RELEASE_SECONDS after its last piece the engine
-    hands its working memory back (the first time, after timing its longest piece)."""
-    while not engine.synthesizer.calibrated:
-        await asyncio.sleep(0.1)
+    hands its working memory back."""
     await asyncio.sleep(IDLE_RELEASE_SECONDS + 1.0)
     return megabytes()
 
@@ -107,7 +105,7 @@ async def measure(engine: KokoroEngine, texts: list[str]) -> dict[str, object]:
     engine.start()  # warms up, as a server does once it listens (the first reply waits for it)
     for text in texts:
         await speak(engine, text)
-    result["after_benchmark"] = await at_rest(engine)
+    result["after_benchmark"] = await at_rest()
     result["peak_benchmark"] = peak_megabytes()
     print(f"{'step':28s} {'at rest MB':>10s} {'peak MB':>8s} {'audio s':>8s}")
     print(f"{'after start':28s} {result['after_start']:10.0f}")
@@ -117,7 +115,7 @@ async def measure(engine: KokoroEngine, texts: list[str]) -> dict[str, object]:
     for name, text in HOSTILE_TEXTS.items():
         seconds = await speak(engine, text)
         peak = peak_megabytes()
-        resting = await at_rest(engine)
+        resting = await at_rest()
         hostile[name] = {"mb": round(resting), "peak_mb": round(peak), "audio_s": round(seconds, 2)}
         print(f"{name:28s} {hostile[name]['mb']:10.0f} {peak:8.0f} {seconds:8.2f}")
     result["hostile"] = hostile

@@ -860,13 +860,8 @@ def peak_mb(pid: int) -> float:
     return int(line.split()[1]) / 1024
 
 
-async def resting_mb(pid: int, log_path: Path) -> float:
-    """Resident memory once the server has been idle long enough to hand its working memory back
-    (the first time, after it has timed its longest piece: it logs that)."""
-    for _ in range(int(3 * GUARD)):
-        if "Timed the longest piece" in log_path.read_text(errors="replace"):
-            break
-        await asyncio.sleep(1)
+async def resting_mb(pid: int) -> float:
+    """Resident memory once the server has been idle long enough to hand its working memory back."""
     await asyncio.sleep(IDLE_RELEASE_SECONDS + 1.5)
     return resident_mb(pid)
 
@@ -887,14 +882,13 @@ async def test_no_request_holds_much_more_memory_than_the_benchmark_replies(tmp_
     mark, not seconds of silence); no hostile text takes much more memory at its peak than the
     benchmark did, and at rest the server holds what it held after the benchmark."""
     replies = [line.strip() for line in (REPO / "bench" / "ha_replies.txt").read_text().splitlines()]
-    log_path = tmp_path / "server.log"
-    async with real_server(log_path, "--phrase-cache-size", "0") as (process, port):
+    async with real_server(tmp_path / "server.log", "--phrase-cache-size", "0") as (process, port):
         async with connect(port) as client:
             for text in filter(None, replies):
                 await client.send(synthesize({"text": text}))
                 assert_framed_audio(await client.until("audio-stop", "error"), 0.4)
             peak = peak_mb(process.pid)
-            resting = await resting_mb(process.pid, log_path)
+            resting = await resting_mb(process.pid)
             assert resting <= MEMORY_AT_REST_MB, resting
             grown: dict[str, float] = {}
             for name, text in HOSTILE_TEXTS.items():
@@ -905,7 +899,7 @@ async def test_no_request_holds_much_more_memory_than_the_benchmark_replies(tmp_
                     assert audio_seconds(events) < 2.0, (name, audio_seconds(events))
                 grown[name] = peak_mb(process.pid) - peak
             assert max(grown.values()) <= MEMORY_MARGIN_MB, (peak, grown)
-            assert await resting_mb(process.pid, log_path) <= resting + MEMORY_MARGIN_MB, resting
+            assert await resting_mb(process.pid) <= resting + MEMORY_MARGIN_MB, resting
         await assert_serving(port, speak=True)
 
 

@@ -9,7 +9,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +21,6 @@ from wyoming_kokoro.config import Config
 from wyoming_kokoro.engine import AudioPiece, KokoroEngine, SynthesisStream
 from wyoming_kokoro.engine.cache import PhraseCache
 from wyoming_kokoro.engine.loader import load_engine
-from wyoming_kokoro.engine.scheduler import Scheduler
-from wyoming_kokoro.engine.synthesizer import IDLE_RELEASE_SECONDS
 from wyoming_kokoro.model.sessions import run_session
 from wyoming_kokoro.text.packing import piece_token_limit
 from wyoming_kokoro.text.pipeline import phoneme_units
@@ -455,7 +453,7 @@ def test_release_memory_gives_the_arena_back_after_each_inference(engine: Kokoro
 
 async def test_an_idle_engine_hands_its_working_memory_back(engine: KokoroEngine) -> None:
     """After a long reply the arena holds a long piece's working memory; once the engine has
-    been idle a while (and has timed its longest piece, the first time) it is given back."""
+    been idle a while it is given back."""
 
     def rss_mb() -> float:
         return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -463,39 +461,8 @@ async def test_an_idle_engine_hands_its_working_memory_back(engine: KokoroEngine
     async for _ in engine.synthesize("Hello, this is a test of a rather longer piece of speech. " * 6):
         pass
     busy = rss_mb()
-    await eventually(lambda: engine.synthesizer.calibrated, "the longest piece timed")
     await eventually(lambda: rss_mb() < busy - 50, f"memory handed back ({busy:.0f} MB when busy)")
     await engine.aclose()
-
-
-async def test_timing_the_longest_piece_gives_way_to_a_request(engine: KokoroEngine) -> None:
-    """The longest piece is timed when the engine is idle; a request that comes meanwhile stops
-    it (it would otherwise wait seconds) and it is timed again at the next idle spell."""
-    calls: list[bool] = []
-
-    def calibrate(options: object) -> bool:  # the first time, a long piece stopped by a request
-        first = not calls
-        while first and not options.terminate:
-            time.sleep(0.01)
-        calls.append(first)
-        return not first
-
-    real = engine.scheduler
-    engine.scheduler = Scheduler(engine.synthesizer, lambda: None, calibrate)
-    try:
-        async for _ in engine.synthesize("Hi."):
-            pass
-        await asyncio.sleep(IDLE_RELEASE_SECONDS + 0.2)  # the first timing has started, and waits
-        pieces = await asyncio.wait_for(_collect(engine.synthesize("Turned on the kitchen lights.")), 60)
-        assert pieces and calls[:1] == [True]  # it was stopped for the request
-        await eventually(lambda: calls == [True, False], "timed again once idle")
-    finally:
-        await engine.scheduler.aclose()
-        engine.scheduler = real
-
-
-async def _collect(pieces: AsyncIterator[AudioPiece]) -> list[AudioPiece]:
-    return [piece async for piece in pieces]
 
 
 async def test_cancel_drops_queued_work(engine: KokoroEngine) -> None:

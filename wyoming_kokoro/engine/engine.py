@@ -15,13 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from ..config import MAX_SPEED, MIN_SPEED, Config, PresetConfig
 from ..languages import language_code
 from ..text.frontend import TextFrontend
-from ..text.packing import MAX_PIECE_TOKENS
 from ..voices import ResolvedVoice, VoiceError, VoiceLibrary
+from .policy import TYPICAL_FIRST_PIECE
 from .results import AudioPiece, EngineBusy, Stats
 from .scheduler import Scheduler
 from .stream import SynthesisStream
@@ -40,7 +39,7 @@ class KokoroEngine:
         self.synthesizer = synthesizer
         self.frontend = frontend
         self.voices = voices
-        self.scheduler = Scheduler(synthesizer, self._warm_up_once, self._calibrate_once)
+        self.scheduler = Scheduler(synthesizer, self._warm_up_once)
         #: Named voices with their own speed and silences (``presets``, and the old ``blends``).
         self.presets = config.named_voices()
         self._g2p_pool = ThreadPoolExecutor(1, thread_name_prefix="kokoro-g2p")
@@ -79,22 +78,15 @@ class KokoroEngine:
 
     def warm_up(self) -> None:
         """First calls are slow (spaCy, ONNX Runtime's kernel selection): pay that before the
-        first request (the scheduler runs this before its first piece)."""
-        for language in sorted(self.frontend.languages):
-            self.frontend.phonemize("Hello, this is a test.", language)
-        self.synthesizer.warm_up(self._warm_up_ids())
-
-    def calibrate(self, run_options: ort.RunOptions) -> None:
-        """Time the longest piece (the scheduler runs this when it is idle, and may stop it
-        through *run_options* for a request)."""
-        self.synthesizer.calibrate(self._warm_up_ids(), run_options)
-
-    def _warm_up_ids(self) -> list[int]:
-        """MAX_PIECE_TOKENS of real tokens in the default voice's language: the audio's length,
-        and with it an inference's time and memory, follows from them."""
-        language = self.voices.resolve(self.config.voice).language
-        ids = self.frontend.tokenize(self.frontend.phonemize("Hello, this is a test.", language))
-        return (ids * (MAX_PIECE_TOKENS // max(1, len(ids)) + 1))[:MAX_PIECE_TOKENS]
+        first request (the scheduler runs this before its first piece), on a first piece's worth
+        of real tokens in the default voice's language (the audio's length, and with it the
+        inference's time, follows from them)."""
+        phonemes = {
+            language: self.frontend.phonemize("Hello, this is a test.", language)
+            for language in sorted(self.frontend.languages)
+        }
+        ids = self.frontend.tokenize(phonemes[self.voices.resolve(self.config.voice).language])
+        self.synthesizer.warm_up((ids * (TYPICAL_FIRST_PIECE // max(1, len(ids)) + 1))[:TYPICAL_FIRST_PIECE])
 
     def _warm_up_once(self) -> None:
         started = time.monotonic()
@@ -104,20 +96,6 @@ class KokoroEngine:
             _LOGGER.exception("Warm-up failed")
             return
         _LOGGER.info("Warmed up in %.1f s", time.monotonic() - started)
-
-    def _calibrate_once(self, run_options: ort.RunOptions) -> bool:
-        """``calibrate``; False when it was stopped for a request (it is run again later)."""
-        started = time.monotonic()
-        try:
-            self.calibrate(run_options)
-        except Exception:
-            if run_options.terminate:
-                return False
-            # The speed model keeps its figures; the arena is still trimmed when idle.
-            _LOGGER.exception("Timing the longest piece failed")
-            return True
-        _LOGGER.info("Timed the longest piece in %.1f s", time.monotonic() - started)
-        return True
 
     async def aclose(self) -> None:
         """Stop the scheduler (pending replies are cancelled)."""

@@ -22,7 +22,6 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from ..text.packing import PhonemeUnit, take_piece
 from .jobs import FirstWords, Job
@@ -31,28 +30,17 @@ from .results import AudioPiece, EngineError
 from .stream import SynthesisStream
 from .synthesizer import IDLE_RELEASE_SECONDS, Synthesizer
 
-if TYPE_CHECKING:
-    import onnxruntime as ort
-
 _LOGGER = logging.getLogger(__name__)
 
 
 class Scheduler:
     """The replies at work, and the loop that serves them piece by piece."""
 
-    def __init__(
-        self,
-        synthesizer: Synthesizer,
-        warm_up: Callable[[], None],
-        calibrate: Callable[[ort.RunOptions], bool],
-    ) -> None:
+    def __init__(self, synthesizer: Synthesizer, warm_up: Callable[[], None]) -> None:
         self.synthesizer = synthesizer
         self.streams: list[SynthesisStream] = []
         #: Runs once, in an inference thread, before the first piece (see ``KokoroEngine.start``).
         self._warm_up = warm_up
-        #: Runs in an inference thread when the loop has been idle a while, until it has run
-        #: through (True) without being stopped for work (see ``_calibrate_unless_asked``).
-        self._calibrate: Callable[[ort.RunOptions], bool] | None = calibrate
         self._warmed_up = False
         #: Whether inferences ran since the memory was last released (``_wait_idle``).
         self._holds_memory = False
@@ -144,43 +132,19 @@ class Scheduler:
             await asyncio.gather(*running, return_exceptions=True)
 
     async def _wait_idle(self, wakeup: asyncio.Event) -> None:
-        """Wait for work with nothing running. After IDLE_RELEASE_SECONDS of it, the longest
-        piece is timed if it has not been (``_calibrate_unless_asked``), and the memory the last
-        inferences worked in is handed back (``Synthesizer.release_idle_memory``)."""
+        """Wait for work with nothing running; after IDLE_RELEASE_SECONDS of it, the memory the
+        last inferences worked in is handed back (``Synthesizer.release_idle_memory``), once."""
         if not self._holds_memory:
             await wakeup.wait()
             return
         try:
             await asyncio.wait_for(wakeup.wait(), IDLE_RELEASE_SECONDS)
-            return
         except TimeoutError:
-            pass
-        if self._calibrate is not None and not await self._calibrate_unless_asked(wakeup):
-            return  # stopped for work; the memory is released at the next idle spell
-        self._holds_memory = False
-        await asyncio.get_running_loop().run_in_executor(
-            self.synthesizer.pool, self.synthesizer.release_idle_memory
-        )
-
-    async def _calibrate_unless_asked(self, wakeup: asyncio.Event) -> bool:
-        """Time the longest piece (``KokoroEngine.calibrate``), stopped the moment work arrives so
-        that no request waits for it; tried again at the next idle spell. True once it is done."""
-        assert self._calibrate is not None
-        options = self.synthesizer.run_options()
-        timing: asyncio.Future[Any] = asyncio.get_running_loop().run_in_executor(
-            self.synthesizer.pool, self._calibrate, options
-        )
-        asked: asyncio.Future[Any] = asyncio.ensure_future(wakeup.wait())
-        try:
-            await asyncio.wait([timing, asked], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            asked.cancel()
-            if not timing.done():
-                options.terminate = True
-        done = await timing
-        if done:
-            self._calibrate = None
-        return done
+            self._holds_memory = False
+            synthesizer = self.synthesizer
+            await asyncio.get_running_loop().run_in_executor(
+                synthesizer.pool, synthesizer.release_idle_memory
+            )
 
     # -- decide ----------------------------------------------------------------------------------
     def _decide(self) -> tuple[SynthesisStream, Job] | None:
@@ -263,7 +227,6 @@ class Scheduler:
         stream.in_flight = False
         if isinstance(audio, AudioPiece):
             stream.complete(piece, audio)
-        await synthesizer.trim_memory()
 
     def _work_before_rest(self, stream: SynthesisStream) -> float:
         others = [s for s in self.streams if s is not stream]

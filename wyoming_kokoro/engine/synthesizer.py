@@ -34,7 +34,7 @@ from ..config import Config
 from ..model.sessions import run_session, session_model_path, style_for
 from ..model.split import CROSSFADE_FRAMES, OVERLAP_FRAMES, SAMPLES_PER_FRAME, Prosody, SplitModel, join_level
 from ..text.frontend import MAX_TOKENS, TextFrontend
-from ..text.packing import MAX_PIECE_TOKENS, PhonemeUnit
+from ..text.packing import PhonemeUnit
 from ..text.segmenter import Boundary
 from ..voices import ResolvedVoice
 from .cache import CacheKey, PhraseCache
@@ -53,9 +53,6 @@ _LOGGER = logging.getLogger(__name__)
 CUDA_PARALLEL = 3
 #: ONNX Runtime's run option that hands back, after the run, the arena memory it leaves unused.
 ARENA_SHRINKAGE = "memory.enable_memory_arena_shrinkage"
-#: Resident memory an inference may leave beyond the engine's after its longest piece before ONNX Runtime's
-#: arena is trimmed (see ``Synthesizer.trim_memory``).
-MEMORY_ALLOWANCE = 64 * 2**20
 #: Seconds without a piece to make after which the working memory of the last inferences goes back
 #: to the system (see ``Synthesizer.release_idle_memory``).
 IDLE_RELEASE_SECONDS = 1.0
@@ -95,9 +92,6 @@ class Synthesizer:
         #: Builds a CPU session, for falling back when CUDA fails at run time (device: auto).
         self.cpu_session_factory: Callable[[], ort.InferenceSession] | None = None
         #: Resident bytes above which the arena is trimmed after a piece (None: never).
-        self._memory_mark: int | None = None
-        #: Whether the longest piece has been timed (``calibrate``).
-        self.calibrated = False
 
     def _take_model(self, session: ort.InferenceSession) -> None:
         """Serve with *session* from now on."""
@@ -122,9 +116,10 @@ class Synthesizer:
     # -- warm-up and memory ---------------------------------------------------------------------
     def warm_up(self, ids: list[int]) -> None:
         """First calls are slow (ONNX Runtime's kernel selection): pay that before the first
-        request, on what it needs, a first piece (TYPICAL_FIRST_PIECE of the real tokens *ids*).
+        request, on what it needs, a first piece (*ids*: TYPICAL_FIRST_PIECE real tokens).
         The speed model starts from its timing, so the first reply's pieces are sized for this
-        machine rather than for a guess; ``calibrate`` times the longest piece later."""
+        machine rather than for a guess (a piece's inference time grows with its audio nearly in
+        proportion, and every piece made updates the model)."""
         table = self.maintenance_table
         for length in (12, TYPICAL_FIRST_PIECE):
             started = time.perf_counter()
@@ -132,17 +127,6 @@ class Synthesizer:
             self._set_speed(len(ids[:length]), audio, time.perf_counter() - started)
         if self.split_model is not None:
             self._warm_up_split(self.split_model, ids[: min(TYPICAL_FIRST_PIECE, len(ids))])
-
-    def calibrate(self, ids: list[int], run_options: ort.RunOptions) -> None:
-        """The longest piece (MAX_PIECE_TOKENS of *ids*), timed, once the engine is first idle
-        (not before the first request, which would wait for it): the speed model's figures from
-        a long piece, and the memory a long piece works in, over which the arena is trimmed
-        (``mark_memory``). *run_options* may stop it (ONNX Runtime then raises)."""
-        started = time.perf_counter()
-        audio = run_session(self.session, ids[:MAX_PIECE_TOKENS], self.maintenance_table, 1.0, run_options)
-        self._set_speed(len(ids[:MAX_PIECE_TOKENS]), audio, time.perf_counter() - started)
-        self.mark_memory()
-        self.calibrated = True
 
     def _set_speed(self, tokens: int, audio: npt.NDArray[np.float32], elapsed: float) -> None:
         seconds = audio.size / SAMPLE_RATE
@@ -163,14 +147,6 @@ class Synthesizer:
         split.tail(prosody, half, statistics, self.run_options())
         self.speed_model.update_decode(prosody.frames, time.perf_counter() - decoding)
 
-    def mark_memory(self) -> None:
-        """After the longest piece: the arena is trimmed when resident memory grows past what it
-        left plus MEMORY_ALLOWANCE (ordinary replies stay under it; only unusual growth is trimmed).
-        Not with ``release_memory`` (every run gives its arena back) nor on a GPU."""
-        if self.device == "cpu" and not self.config.release_memory:
-            resident = resident_bytes()
-            self._memory_mark = None if resident is None else resident + MEMORY_ALLOWANCE
-
     def _shrink_arena(self) -> None:
         """A one-token inference after which ONNX Runtime hands back the arena it does not use."""
         options = ort.RunOptions()
@@ -181,8 +157,10 @@ class Synthesizer:
         """When no piece is left to make: ONNX Runtime's arena (grown to the largest piece since
         the last release) and the heap memory freed since go back to the system, so an idle server
         holds its models and dictionaries only. The next reply's first piece is small and pays
-        for its own memory; its later pieces grow the arena again while the first one plays. Only
-        on the CPU (a GPU's host memory is small); runs in the inference pool."""
+        for its own memory; its later pieces grow the arena again while the first one plays. During
+        a busy spell the arena keeps what its largest piece took, which the frame cap bounds
+        (``model/rewrite/frame_cap.py``). Only on the CPU (a GPU's host memory is small); runs in
+        the inference pool."""
         if self.device != "cpu":
             return
         resident = resident_bytes()
@@ -191,25 +169,6 @@ class Synthesizer:
         after = resident_bytes()
         if resident is not None and after is not None:
             _LOGGER.debug("Idle: %.0f MB resident, %.0f MB after release", resident / 2**20, after / 2**20)
-
-    async def trim_memory(self) -> None:
-        """Hand ONNX Runtime's unused arena back when the process holds more than after the longest piece
-        (plus MEMORY_ALLOWANCE). The arena grows to the largest run it has served, in doubling
-        steps, and keeps it: a piece of an unusual shape can add a hundred MB or more for good.
-        Trimming after every run (``release_memory``) bounds that too, but every piece then pays
-        for its memory afresh; this costs a tiny inference only when the memory has grown."""
-        if self._memory_mark is None:
-            return
-        resident = resident_bytes()
-        if resident is None or resident <= self._memory_mark:
-            return
-        await asyncio.get_running_loop().run_in_executor(self.pool, self._shrink_arena)
-        after = resident_bytes()
-        _LOGGER.debug(
-            "Arena trimmed: %.0f MB resident, %.0f MB after", resident / 2**20, (after or 0) / 2**20
-        )
-        if after is not None:  # what the trim cannot give back (not the arena's) is the new floor
-            self._memory_mark = max(self._memory_mark, after + MEMORY_ALLOWANCE)
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
