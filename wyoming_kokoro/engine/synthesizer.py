@@ -148,10 +148,14 @@ class Synthesizer:
         self.speed_model.update_decode(prosody.frames, time.perf_counter() - decoding)
 
     def _shrink_arena(self) -> None:
-        """A one-token inference after which ONNX Runtime hands back the arena it does not use."""
+        """A one-token run after which ONNX Runtime hands back the arena it does not use. All CPU
+        sessions share one arena, so the cheapest will do: the split model's prosody part (a
+        run of the whole model costs several times the CPU for the same release)."""
         options = ort.RunOptions()
         options.add_run_config_entry(ARENA_SHRINKAGE, "cpu:0")
-        run_session(self.session, [16], self.maintenance_table, 1.0, options)
+        split = self.split_model
+        session = split.sessions["prosody"] if split is not None else self.session
+        run_session(session, [16], self.maintenance_table, 1.0, options)
 
     def release_idle_memory(self) -> None:
         """When no piece is left to make: ONNX Runtime's arena (grown to the largest piece since
