@@ -91,7 +91,6 @@ class Synthesizer:
         self._switching = asyncio.Lock()  # one switch from a failed GPU to the CPU
         #: Builds a CPU session, for falling back when CUDA fails at run time (device: auto).
         self.cpu_session_factory: Callable[[], ort.InferenceSession] | None = None
-        #: Resident bytes above which the arena is trimmed after a piece (None: never).
 
     def _take_model(self, session: ort.InferenceSession) -> None:
         """Serve with *session* from now on."""

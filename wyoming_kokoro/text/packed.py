@@ -36,6 +36,7 @@ PACKED_FORMAT = 1
 
 #: A lexicon's entry: phonemes, or a heteronym's phonemes by part of speech.
 Entry = str | dict[str, Any]
+Value = TypeVar("Value")
 
 
 class _Packed:
@@ -106,14 +107,39 @@ class PackedWords:
         return index if index < len(self._words) and self._words[index] == word else -1
 
 
-class PackedLexicon(Mapping[str, Entry]):
+class _PackedTable(Mapping[str, Value]):
+    """A read-only table over packed words: the value of the word at index i is ``_value(i)``."""
+
+    def __init__(self, words: PackedWords, values: int) -> None:
+        if values != len(words):
+            raise ValueError(f"as many values as words expected ({values} for {len(words)})")
+        self._words = words
+
+    def _value(self, index: int) -> Value:
+        raise NotImplementedError
+
+    def __getitem__(self, word: str) -> Value:
+        index = self._words.index(word)
+        if index < 0:
+            raise KeyError(word)
+        return self._value(index)
+
+    def __contains__(self, word: object) -> bool:
+        return self._words.index(word) >= 0
+
+    def __len__(self) -> int:
+        return len(self._words)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._words)
+
+
+class PackedLexicon(_PackedTable[Entry]):
     """A read-only word → phonemes table (misaki's lexicon). Heteronyms (a dict of phonemes per
     part of speech, a few hundred) stay as they are."""
 
     def __init__(self, words: PackedWords, phonemes: _Packed, heteronyms: dict[str, Entry]) -> None:
-        if len(phonemes) != len(words):
-            raise ValueError("as many phonemes as words expected")
-        self._words = words
+        super().__init__(words, len(phonemes))
         self._phonemes = phonemes
         self._heteronyms = heteronyms
 
@@ -134,30 +160,17 @@ class PackedLexicon(Mapping[str, Entry]):
 
     def __getitem__(self, word: str) -> Entry:
         heteronym = self._heteronyms.get(word)
-        if heteronym is not None:
-            return heteronym
-        index = self._words.index(word)
-        if index < 0:
-            raise KeyError(word)
+        return heteronym if heteronym is not None else super().__getitem__(word)
+
+    def _value(self, index: int) -> Entry:
         return self._phonemes[index]
 
-    def __contains__(self, word: object) -> bool:
-        return self._words.index(word) >= 0
 
-    def __len__(self) -> int:
-        return len(self._words)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._words)
-
-
-class PackedCounts(Mapping[str, int]):
+class PackedCounts(_PackedTable[int]):
     """A read-only word → count table (jieba's word frequencies)."""
 
     def __init__(self, words: PackedWords, counts: array[int]) -> None:
-        if len(counts) != len(words):
-            raise ValueError("as many counts as words expected")
-        self._words = words
+        super().__init__(words, len(counts))
         self._counts = counts
 
     @classmethod
@@ -177,20 +190,8 @@ class PackedCounts(Mapping[str, int]):
         """All the counts added up."""
         return sum(self._counts)
 
-    def __getitem__(self, word: str) -> int:
-        index = self._words.index(word)
-        if index < 0:
-            raise KeyError(word)
+    def _value(self, index: int) -> int:
         return self._counts[index]
-
-    def __contains__(self, word: object) -> bool:
-        return self._words.index(word) >= 0
-
-    def __len__(self) -> int:
-        return len(self._words)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._words)
 
 
 class _Packable(Protocol):
