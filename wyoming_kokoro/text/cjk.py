@@ -167,8 +167,8 @@ def _load_jieba_frequencies(jieba: ModuleType, dictionary: Path, cache_dir: Path
     tokenizer = jieba.dt
 
     def build() -> dict[str, int]:
-        frequencies, _ = tokenizer.gen_pfdict(dictionary.open("rb"))
-        return dict(frequencies)
+        frequencies: dict[str, int] = tokenizer.gen_pfdict(dictionary.open("rb"))[0]  # it closes the file
+        return frequencies
 
     with tokenizer.lock:
         frequencies = load_or_pack(PackedCounts, build, "jieba-frequencies", [dictionary], cache_dir)
